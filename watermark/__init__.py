@@ -1,0 +1,18 @@
+"""Signal layer: a robust, keyed, invisible watermark for video.
+
+Knows nothing of C2PA; the identifier it carries is 64 opaque bits.
+"""
+
+from watermark.detect import Detection, Detector, Span, detect, detect_file
+from watermark.embed import EmbedResult, embed, embed_file, marker
+from watermark.errors import IdentifierError, KeyFileError, VideoError, WatermarkError
+from watermark.keys import DEFAULT_KEY, Key
+from watermark.payload import format_identifier, parse_identifier
+from watermark.video import EncoderSettings, Picture, VideoInfo, probe, transcode
+
+__all__ = [
+    "DEFAULT_KEY", "Detection", "Detector", "EmbedResult", "EncoderSettings", "IdentifierError",
+    "Key", "KeyFileError", "Picture", "Span", "VideoError", "VideoInfo", "WatermarkError",
+    "detect", "detect_file", "embed", "embed_file", "format_identifier", "marker",
+    "parse_identifier", "probe", "transcode",
+]

@@ -1,0 +1,120 @@
+"""The keyed, periodic pattern and its geometry.
+
+The mark is a tile of 32 x 32 cells, repeated over the picture. A cell is
+1/96 of the picture's shorter side, so plain rescaling leaves the pattern
+where the detector expects it, and a crop becomes a cyclic shift of the tile.
+Each cell holds one chip, +1 or -1: a keyed eighth of the cells synchronise
+(their signs are fixed by the key), the others carry the coded payload bits,
+each bit spread over three or four keyed cells with keyed signs. The tile is
+rendered band-limited (periodic sinc interpolation of the chips, without DC
+and Nyquist terms), which puts its energy in the low-to-mid frequencies that
+compression and downscaling keep.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+
+import numpy as np
+
+from watermark.keys import Key
+from watermark.payload import CODED_BITS, encode
+
+TILE_CELLS = 32
+CELLS_PER_SHORT_SIDE = 96
+SYNC_CELLS = 128
+#: Highest frequency kept, in cycles per tile (the tile's Nyquist is 16).
+BAND = TILE_CELLS // 2 - 1
+
+
+@dataclass(frozen=True)
+class Layout:
+    """Which cell does what, for one key.
+
+    Attributes
+    ----------
+    sync_cells : numpy.ndarray of int, shape (SYNC_CELLS,)
+        Flat indices (row * 32 + column) of the synchronisation cells.
+    sync_signs : numpy.ndarray of float, shape (SYNC_CELLS,)
+        Their chips, +1 or -1.
+    payload_cells : numpy.ndarray of int, shape (896,)
+        Flat indices of the payload cells.
+    payload_signs : numpy.ndarray of float, shape (896,)
+        Keyed signs that scramble each payload chip.
+    payload_bits : numpy.ndarray of int, shape (896,)
+        The coded bit (0..281) each payload cell carries.
+    """
+
+    sync_cells: np.ndarray
+    sync_signs: np.ndarray
+    payload_cells: np.ndarray
+    payload_signs: np.ndarray
+    payload_bits: np.ndarray
+
+
+@lru_cache(maxsize=16)
+def layout(key: Key) -> Layout:
+    """The cell layout that ``key`` selects."""
+    rng = key.rng("layout")
+    order = rng.permutation(TILE_CELLS * TILE_CELLS)
+    signs = rng.choice(np.array([-1.0, 1.0]), size=order.size)
+    payload = order[SYNC_CELLS:]
+    return Layout(
+        sync_cells=order[:SYNC_CELLS],
+        sync_signs=signs[:SYNC_CELLS],
+        payload_cells=payload,
+        payload_signs=signs[SYNC_CELLS:],
+        payload_bits=np.arange(payload.size) % CODED_BITS,
+    )
+
+
+def chips(key: Key, identifier: int) -> np.ndarray:
+    """The tile's chips for one key and identifier.
+
+    Returns
+    -------
+    numpy.ndarray of float64, shape (32, 32)
+        +1 or -1 per cell.
+    """
+    lay = layout(key)
+    symbols = 1.0 - 2.0 * encode(identifier)
+    grid = np.empty(TILE_CELLS * TILE_CELLS)
+    grid[lay.sync_cells] = lay.sync_signs
+    grid[lay.payload_cells] = lay.payload_signs * symbols[lay.payload_bits]
+    return grid.reshape(TILE_CELLS, TILE_CELLS)
+
+
+def cell_size(height: int, width: int) -> float:
+    """Size of one cell in pixels for a picture of this size."""
+    return min(height, width) / CELLS_PER_SHORT_SIDE
+
+
+def _band_frequencies() -> np.ndarray:
+    return np.arange(-BAND, BAND + 1)
+
+
+@lru_cache(maxsize=8)
+def render(key: Key, identifier: int, height: int, width: int) -> np.ndarray:
+    """The pattern for a picture of ``height`` x ``width`` pixels.
+
+    The tile's band-limited Fourier series is evaluated at every pixel, so
+    the period (32 cells) need not be a whole number of pixels.
+
+    Returns
+    -------
+    numpy.ndarray of float32, shape (height, width)
+        Zero mean, unit root-mean-square, read-only (it is cached).
+    """
+    coefficients = np.fft.fftshift(np.fft.fft2(chips(key, identifier)))
+    centre = TILE_CELLS // 2
+    kept = coefficients[centre - BAND:centre + BAND + 1, centre - BAND:centre + BAND + 1].copy()
+    kept[BAND, BAND] = 0.0  # no DC: the mark must not change brightness
+    period = TILE_CELLS * cell_size(height, width)
+    freqs = _band_frequencies()
+    rows = np.exp(2j * np.pi * np.outer(np.arange(height), freqs) / period)
+    cols = np.exp(2j * np.pi * np.outer(freqs, np.arange(width)) / period)
+    pattern = ((rows @ kept) @ cols).real.astype(np.float32)
+    pattern /= np.sqrt(np.mean(pattern.astype(np.float64) ** 2))
+    pattern.setflags(write=False)
+    return pattern
