@@ -1,8 +1,82 @@
 """Provenance layer: signed C2PA manifests and AI labels for generated videos.
 
 Treats the watermark identifier as an opaque value; knows nothing of the signal.
+
+Typical use, one call per step::
+
+    description = GenerationDescription(author="Ada", model="VidGen", model_version="2.1",
+                                        organisation="ACME")
+    signer = Signer.from_files("certs/signer.pem", "certs/signer-key.pem")  # once
+    sign_file("gen.mp4", "signed.mp4", description, signer, aigc=aigc_label(description))
+    print(inspect_file("signed.mp4", trust_anchors="certs/root.pem").verdict)
 """
 
-from manifests.errors import ManifestError
+from manifests.credentials import (
+    Credentials,
+    TestCredentialFiles,
+    aimark_home,
+    create_test_credentials,
+    development_credentials,
+    load_credentials,
+)
+from manifests.description import (
+    GenerationDescription,
+    Permission,
+    TrainingMining,
+    Use,
+    new_identifier,
+    prompt_digest,
+)
+from manifests.errors import CredentialError, DescriptionError, ManifestError, MediaError, SigningError
+from manifests.labels import MUX_OPTIONS, AigcLabel, aigc_label, aigc_metadata, read_aigc, write_aigc
+from manifests.manifest import WATERMARK_ALGORITHM, manifest_definition
+from manifests.media import SUPPORTED_TYPES, VideoInfo, check_video
+from manifests.notice import NOTICE_EN, NOTICE_ZH, Notice, Overlay
+from manifests.reading import Claims, Disclosure, Report, SignatureInfo, ValidationState, inspect_file
+from manifests.signing import SignedFile, Signer, SignerIdentity, propagate_file, sign_file
 
-__all__ = ["ManifestError"]
+__all__ = [
+    "AigcLabel",
+    "Claims",
+    "CredentialError",
+    "Credentials",
+    "DescriptionError",
+    "Disclosure",
+    "GenerationDescription",
+    "MUX_OPTIONS",
+    "ManifestError",
+    "MediaError",
+    "NOTICE_EN",
+    "NOTICE_ZH",
+    "Notice",
+    "Overlay",
+    "Permission",
+    "Report",
+    "SUPPORTED_TYPES",
+    "SignatureInfo",
+    "SignedFile",
+    "Signer",
+    "SignerIdentity",
+    "SigningError",
+    "TestCredentialFiles",
+    "TrainingMining",
+    "Use",
+    "ValidationState",
+    "VideoInfo",
+    "WATERMARK_ALGORITHM",
+    "aigc_label",
+    "aigc_metadata",
+    "aimark_home",
+    "check_video",
+    "create_test_credentials",
+    "development_credentials",
+    "inspect_file",
+    "load_credentials",
+    "manifest_definition",
+    "new_identifier",
+    "prompt_digest",
+    "propagate_file",
+    "read_aigc",
+    "sign_file",
+    "write_aigc",
+]

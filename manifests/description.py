@@ -1,0 +1,216 @@
+"""What a provider states about one generated video, before it becomes a manifest.
+
+The description is deliberately small and typed: every field maps to one item a
+labelling rule asks for (author and organisation for attribution, model name
+and version and time for California SB 942, the identifier for SB 942 and
+GB 45438-2025's ``ProduceID``, the training and mining choices for CAWG). It
+holds a digest of the prompt, never the prompt, because prompts can be
+personal data or trade secrets while a digest still lets the provider prove
+later which prompt produced the video.
+"""
+
+from __future__ import annotations
+
+import enum
+import hashlib
+import re
+import secrets
+from dataclasses import dataclass, field, fields, replace
+from datetime import datetime, timezone
+from typing import Iterable
+
+from manifests.errors import DescriptionError
+
+_IDENTIFIER = re.compile(r"[0-9a-f]{16}")
+_PROMPT_DIGEST = re.compile(r"sha256:[0-9a-f]{64}")
+
+
+class Use(str, enum.Enum):
+    """The three answers CAWG training-and-mining entries allow."""
+
+    ALLOWED = "allowed"
+    NOT_ALLOWED = "notAllowed"
+    CONSTRAINED = "constrained"
+
+
+@dataclass(frozen=True)
+class Permission:
+    """One training-or-mining choice, with the conditions when constrained.
+
+    Parameters
+    ----------
+    use : Use
+        Allowed, not allowed, or allowed under conditions.
+    constraint : str, optional
+        Where the conditions are stated (text or URL); required exactly when
+        ``use`` is ``Use.CONSTRAINED``, as CAWG's ``constraint_info`` is.
+    """
+
+    use: Use
+    constraint: str | None = None
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "use", Use(self.use))
+        if (self.use is Use.CONSTRAINED) != bool(self.constraint):
+            raise DescriptionError(
+                f"permission {self.use.value!r} with constraint {self.constraint!r}: "
+                "give a constraint exactly when the use is 'constrained', "
+                "e.g. 'constrained:licence at https://example.com/terms'")
+
+    @classmethod
+    def parse(cls, text: str) -> Permission:
+        """Read ``allowed``, ``notAllowed`` or ``constrained:CONDITIONS``.
+
+        Examples
+        --------
+        >>> Permission.parse("constrained:research only").constraint
+        'research only'
+        """
+        use, _, constraint = text.partition(":")
+        try:
+            return cls(Use(use.strip()), constraint.strip() or None)
+        except ValueError as error:
+            if isinstance(error, DescriptionError):
+                raise
+            raise DescriptionError(
+                f"permission {text!r} is not one of 'allowed', 'notAllowed' or "
+                "'constrained:CONDITIONS'") from None
+
+    def __str__(self) -> str:
+        return f"{self.use.value}:{self.constraint}" if self.constraint else self.use.value
+
+
+@dataclass(frozen=True)
+class TrainingMining:
+    """Whether the video may be mined or used by AI, in CAWG's four categories.
+
+    The defaults are aimark's stated policy for generated output: it may be
+    analysed by AI systems (inference, e.g. moderation), but not mined or used
+    to train models unless the provider says so.
+    """
+
+    data_mining: Permission = Permission(Use.NOT_ALLOWED)
+    ai_inference: Permission = Permission(Use.ALLOWED)
+    ai_training: Permission = Permission(Use.NOT_ALLOWED)
+    ai_generative_training: Permission = Permission(Use.NOT_ALLOWED)
+
+    @classmethod
+    def parse(cls, choices: Iterable[str], base: TrainingMining | None = None) -> TrainingMining:
+        """Apply ``CATEGORY=PERMISSION`` choices to a policy (the default one by default).
+
+        Examples
+        --------
+        >>> TrainingMining.parse(["ai_training=allowed"]).ai_training.use.value
+        'allowed'
+        """
+        names = [f.name for f in fields(cls)]
+        updates: dict[str, Permission] = {}
+        for choice in choices:
+            name, sep, value = choice.partition("=")
+            name = name.strip().replace("-", "_")
+            if not sep or name not in names:
+                raise DescriptionError(
+                    f"training/mining choice {choice!r} is not CATEGORY=PERMISSION with "
+                    f"CATEGORY one of {', '.join(names)}; e.g. ai_training=allowed")
+            updates[name] = Permission.parse(value)
+        return replace(base or cls(), **updates)
+
+    def items(self) -> list[tuple[str, Permission]]:
+        """The four categories and their permissions, in CAWG's order."""
+        return [(f.name, getattr(self, f.name)) for f in fields(self)]
+
+
+def new_identifier() -> str:
+    """A random 64-bit content identifier as 16 lowercase hex digits.
+
+    Examples
+    --------
+    >>> len(new_identifier())
+    16
+    """
+    return secrets.token_hex(8)
+
+
+def prompt_digest(prompt: str) -> str:
+    """The digest to record instead of a prompt: ``sha256:`` and 64 hex digits.
+
+    Examples
+    --------
+    >>> prompt_digest("a cat").startswith("sha256:")
+    True
+    """
+    return "sha256:" + hashlib.sha256(prompt.encode("utf-8")).hexdigest()
+
+
+def check_identifier(identifier: str) -> str:
+    """Return ``identifier`` if it is 16 lowercase hex digits, else raise.
+
+    The watermark carries a 64-bit identifier; the provenance layer only
+    checks its spelling, so the two layers agree on one canonical form.
+    """
+    if not isinstance(identifier, str) or not _IDENTIFIER.fullmatch(identifier):
+        raise DescriptionError(
+            f"identifier {identifier!r} is not 16 lowercase hex digits; "
+            "give a 64-bit id such as 0123456789abcdef")
+    return identifier
+
+
+@dataclass(frozen=True)
+class GenerationDescription:
+    """The facts about one generated video that its manifest states.
+
+    Parameters
+    ----------
+    author : str
+        Who made the video (person or account), for the right of attribution.
+    model : str
+        Name of the generating model, recorded as the ``softwareAgent``.
+    model_version : str, optional
+        Version of the model; California SB 942 asks for it where feasible.
+    organisation : str, optional
+        The provider (the organisation running the model).
+    created : datetime
+        When the video was generated; must carry a time zone. Default: now, UTC.
+    identifier : str
+        Content identifier, 16 lowercase hex digits (a 64-bit id). Default: random.
+    watermarked : bool
+        Whether the video's invisible watermark carries ``identifier``; only
+        then does the manifest name it as a soft binding.
+    training_mining : TrainingMining
+        CAWG training and mining choices. Default: :class:`TrainingMining()`.
+    prompt_digest : str, optional
+        ``sha256:`` digest of the prompt, from :func:`prompt_digest`.
+    visible_notice : str, optional
+        Text of the visible notice burnt into the video, when there is one.
+
+    Examples
+    --------
+    >>> d = GenerationDescription(author="Ada", model="VidGen", model_version="2.1")
+    >>> d.model_version
+    '2.1'
+    """
+
+    author: str
+    model: str
+    model_version: str | None = None
+    organisation: str | None = None
+    created: datetime = field(default_factory=lambda: datetime.now(timezone.utc))
+    identifier: str = field(default_factory=new_identifier)
+    watermarked: bool = False
+    training_mining: TrainingMining = TrainingMining()
+    prompt_digest: str | None = None
+    visible_notice: str | None = None
+
+    def __post_init__(self) -> None:
+        for name in ("author", "model"):
+            if not str(getattr(self, name) or "").strip():
+                raise DescriptionError(f"the {name} is empty; name the video's {name}")
+        if self.created.tzinfo is None:
+            raise DescriptionError(
+                f"creation time {self.created.isoformat()} has no time zone; "
+                "use e.g. datetime.now(timezone.utc)")
+        check_identifier(self.identifier)
+        if self.prompt_digest is not None and not _PROMPT_DIGEST.fullmatch(self.prompt_digest):
+            raise DescriptionError(
+                f"prompt digest {self.prompt_digest!r} is not 'sha256:' and 64 hex digits; "
+                "make it with manifests.prompt_digest(prompt)")

@@ -1,0 +1,133 @@
+"""The manifest definition: what a generation description says in C2PA terms.
+
+Only standard assertions carry the claims readers act on:
+
+- ``c2pa.actions``: ``c2pa.created`` with the IPTC digital source type
+  ``trainedAlgorithmicMedia`` (the machine-readable 'AI-generated' of the EU
+  and California rules), the model as ``softwareAgent`` and the time;
+- ``cawg.metadata``: author (``dc:creator``), organisation (``dc:publisher``)
+  and identifier (``dc:identifier``), since the schema.org CreativeWork
+  assertion is deprecated;
+- ``cawg.training-mining``: the four CAWG choices;
+- ``c2pa.soft-binding``: the watermark identifier, so a manifest repository
+  can find the manifest again once metadata has been stripped.
+
+Our own ``org.aimark.generation`` assertion repeats the watermark identifier
+(c2pa-rs is starting to check soft-binding algorithm names against a list that
+ours is not on) and holds what no standard assertion does: the prompt digest
+and the visible notice.
+"""
+
+from __future__ import annotations
+
+from importlib.metadata import PackageNotFoundError, version
+from typing import Any
+
+from manifests.description import GenerationDescription
+
+#: IPTC digital source type for content made by a trained model.
+TRAINED_ALGORITHMIC_MEDIA = "http://cv.iptc.org/newscodes/digitalsourcetype/trainedAlgorithmicMedia"
+
+#: Soft-binding algorithm name for aimark's invisible watermark.
+WATERMARK_ALGORITHM = "org.aimark.watermark.1"
+
+#: Label of aimark's own assertion.
+GENERATION_ASSERTION = "org.aimark.generation"
+
+#: CAWG training-and-mining entry names, by TrainingMining attribute.
+CAWG_USES = {
+    "data_mining": "cawg.data_mining",
+    "ai_inference": "cawg.ai_inference",
+    "ai_training": "cawg.ai_training",
+    "ai_generative_training": "cawg.ai_generative_training",
+}
+
+_DUBLIN_CORE = {"dc": "http://purl.org/dc/elements/1.1/"}
+
+
+def claim_generator() -> dict[str, str]:
+    """``claim_generator_info`` naming aimark and its installed version."""
+    try:
+        aimark_version = version("aimark")
+    except PackageNotFoundError:  # running from a source tree without install
+        aimark_version = "0.0.0"
+    return {"name": "aimark", "version": aimark_version}
+
+
+def manifest_definition(description: GenerationDescription, *, title: str) -> dict[str, Any]:
+    """The manifest definition c2pa-rs's Builder takes for a generated video.
+
+    Parameters
+    ----------
+    description : GenerationDescription
+        The facts to state.
+    title : str
+        Name of the signed file, shown by C2PA readers.
+
+    Returns
+    -------
+    dict
+        JSON-ready manifest definition.
+
+    Examples
+    --------
+    >>> d = GenerationDescription(author="Ada", model="VidGen")
+    >>> [a["label"] for a in manifest_definition(d, title="a.mp4")["assertions"]][:2]
+    ['c2pa.actions', 'cawg.metadata']
+    """
+    agent = {"name": description.model}
+    if description.model_version:
+        agent["version"] = description.model_version
+    metadata: dict[str, Any] = {"@context": _DUBLIN_CORE, "dc:creator": [description.author]}
+    if description.organisation:
+        metadata["dc:publisher"] = [description.organisation]
+    metadata["dc:identifier"] = description.identifier
+    entries = {}
+    for name, permission in description.training_mining.items():
+        entry: dict[str, str] = {"use": permission.use.value}
+        if permission.constraint:
+            entry["constraint_info"] = permission.constraint
+        entries[CAWG_USES[name]] = entry
+    generation: dict[str, Any] = {"identifier": description.identifier}
+    assertions: list[dict[str, Any]] = [
+        {"label": "c2pa.actions", "data": {"actions": [{
+            "action": "c2pa.created",
+            "digitalSourceType": TRAINED_ALGORITHMIC_MEDIA,
+            "softwareAgent": agent,
+            "when": description.created.isoformat(),
+        }]}},
+        # 'kind': 'Json' stores it as JSON, as CAWG requires (c2pa-rs would use CBOR).
+        {"label": "cawg.metadata", "kind": "Json", "data": metadata},
+        {"label": "cawg.training-mining", "data": {"entries": entries}},
+    ]
+    if description.watermarked:
+        assertions.append({"label": "c2pa.soft-binding", "data": {
+            "alg": WATERMARK_ALGORITHM,
+            "blocks": [{"scope": {}, "value": description.identifier}],
+        }})
+        generation["watermark"] = {"alg": WATERMARK_ALGORITHM, "identifier": description.identifier}
+    if description.prompt_digest:
+        generation["prompt_digest"] = description.prompt_digest
+    if description.visible_notice:
+        generation["visible_notice"] = description.visible_notice
+    assertions.append({"label": GENERATION_ASSERTION, "data": generation})
+    return {"claim_generator_info": [claim_generator()], "title": title, "assertions": assertions}
+
+
+def propagation_definition(*, title: str, propagator: str, parent: str) -> dict[str, Any]:
+    """The manifest a platform adds when it passes a signed video on.
+
+    The platform changes only metadata (its AIGC propagator fields), so the
+    new manifest says ``c2pa.opened`` on the earlier signed file, kept as its
+    ``parentOf`` ingredient with ``parent`` as the ingredient's label, then
+    ``c2pa.edited.metadata``; the producer's claims stay in the ingredient.
+    """
+    return {
+        "claim_generator_info": [claim_generator()],
+        "title": title,
+        "assertions": [{"label": "c2pa.actions", "data": {"actions": [
+            {"action": "c2pa.opened", "parameters": {"ingredientIds": [parent]}},
+            {"action": "c2pa.edited.metadata",
+             "description": f"AIGC propagator fields set by {propagator}"},
+        ]}}],
+    }

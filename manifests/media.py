@@ -1,0 +1,123 @@
+"""Which video files can carry a manifest, and whether a file really is one.
+
+c2pa-rs embeds manifests in ISO BMFF (MP4, MOV, M4V) but not in WebM or
+Matroska; and it signs a truncated file without complaint, so a decode check
+with PyAV (FFmpeg) comes first: a manifest must never vouch for a broken file.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import av
+
+from manifests.errors import MediaError
+
+#: File extensions that can be signed, and their MIME types as c2pa-rs names them.
+SUPPORTED_TYPES: dict[str, str] = {
+    ".mp4": "video/mp4",
+    ".m4v": "video/mp4",
+    ".mov": "video/quicktime",
+}
+
+#: The FFmpeg muxer that writes each supported MIME type.
+MUXERS: dict[str, str] = {"video/mp4": "mp4", "video/quicktime": "mov"}
+
+_SUPPORTED_NAMES = "MP4 (.mp4, .m4v) and MOV (.mov)"
+
+
+@dataclass(frozen=True)
+class VideoInfo:
+    """What the decode check learnt about a video.
+
+    Attributes
+    ----------
+    mime_type : str
+        ``video/mp4`` or ``video/quicktime``.
+    width, height : int
+        Picture size in pixels.
+    frames : int
+        Number of video frames that decoded.
+    duration : float
+        Length of the video stream in seconds.
+    """
+
+    mime_type: str
+    width: int
+    height: int
+    frames: int
+    duration: float
+
+
+def media_type(path: str | os.PathLike[str]) -> str:
+    """The MIME type a file is signed as, from its extension.
+
+    Raises
+    ------
+    MediaError
+        For any container other than MP4 or MOV, naming the supported ones.
+
+    Examples
+    --------
+    >>> media_type("clip.MOV")
+    'video/quicktime'
+    """
+    suffix = Path(path).suffix.lower()
+    try:
+        return SUPPORTED_TYPES[suffix]
+    except KeyError:
+        raise MediaError(
+            f"'{path}' is a {suffix or 'extension-less'} file; Content Credentials can be "
+            f"embedded only in {_SUPPORTED_NAMES}: convert it first, e.g. "
+            "ffmpeg -i in.webm -c:v libx264 out.mp4") from None
+
+
+def check_video(path: str | os.PathLike[str]) -> VideoInfo:
+    """Refuse files that are not complete, decodable MP4 or MOV videos.
+
+    Every video frame is decoded (about 0.2 s for 10 s of 720p here), because
+    a truncated or damaged file can still open and still sign.
+
+    Parameters
+    ----------
+    path : path-like
+        The video to check.
+
+    Returns
+    -------
+    VideoInfo
+        Type, size, frame count and duration of the video.
+
+    Raises
+    ------
+    MediaError
+        Missing file, unsupported container, no video stream, decode error,
+        or fewer frames than the container declares (truncated).
+    """
+    mime = media_type(path)
+    if not Path(path).is_file():
+        raise MediaError(f"'{path}' does not exist or is not a file; check the path")
+    try:
+        with av.open(os.fspath(path)) as container:
+            if "mp4" not in container.format.name and "mov" not in container.format.name:
+                raise MediaError(
+                    f"'{path}' holds {container.format.long_name}, not MP4 or MOV; "
+                    f"Content Credentials can be embedded only in {_SUPPORTED_NAMES}")
+            if not container.streams.video:
+                raise MediaError(f"'{path}' has no video stream; give a video file")
+            stream = container.streams.video[0]
+            frames = sum(1 for _ in container.decode(stream))
+            width, height = stream.codec_context.width, stream.codec_context.height
+            duration = float(stream.duration * stream.time_base) if stream.duration else 0.0
+            declared = stream.frames
+    except av.FFmpegError as error:
+        raise MediaError(
+            f"'{path}' is corrupt or truncated ({error.strerror or error}); "
+            "re-export the video and sign the complete file") from None
+    if frames == 0 or (declared and frames < declared):
+        raise MediaError(
+            f"'{path}' is truncated: {frames} of {declared} video frames decode; "
+            "re-export the video and sign the complete file")
+    return VideoInfo(mime, width, height, frames, duration)
