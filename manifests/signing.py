@@ -164,10 +164,11 @@ class Signer:
         return cls(native, SignerIdentity(subject, algorithm, development, None, tsa_url), errors)
 
     @classmethod
-    def development(cls, home: str | os.PathLike[str] | None = None) -> Signer:
+    def development(cls, home: str | os.PathLike[str] | None = None, *,
+                    tsa_url: str | None = None) -> Signer:
         """The per-user development identity (created on first use); see
         :func:`manifests.development_credentials`. Its signatures read as untrusted."""
-        return cls.from_credentials(creds.development_credentials(home))
+        return cls.from_credentials(creds.development_credentials(home), tsa_url=tsa_url)
 
     def close(self) -> None:
         """Free the native signer."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from aimark import __version__
-from aimark.cli import marking
+from aimark.cli import marking, provenance
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -20,4 +20,7 @@ def main() -> None:
 
 
 for command in marking.COMMANDS:
+    main.add_command(command)
+
+for command in provenance.COMMANDS:
     main.add_command(command)
