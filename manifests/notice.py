@@ -226,8 +226,14 @@ def _check_glyphs(text: str, path: Path) -> None:
     font's .notdef glyph, the same one an unassigned code point gets.
     """
     font = _font(path, 32)
-    notdef = font.getmask("\U0010fffd").tobytes()
-    missing = sorted({ch for ch in text if not ch.isspace() and font.getmask(ch).tobytes() == notdef})
+
+    def drawn(ch: str) -> bytes:
+        image = Image.new("L", (64, 64))
+        ImageDraw.Draw(image).text((8, 8), ch, font=font, fill=255)
+        return image.tobytes()
+
+    notdef = drawn("\U0010fffd")
+    missing = sorted({ch for ch in text if not ch.isspace() and drawn(ch) == notdef})
     if missing:
         raise DescriptionError(
             f"the notice font '{path.name}' cannot draw {''.join(missing)!r}; "
