@@ -108,6 +108,7 @@ def check_video(path: str | os.PathLike[str]) -> VideoInfo:
             if not container.streams.video:
                 raise MediaError(f"'{path}' has no video stream; give a video file")
             stream = container.streams.video[0]
+            stream.thread_type = "AUTO"  # decode on all cores: this check is most of the signing time
             frames = sum(1 for _ in container.decode(stream))
             width, height = stream.codec_context.width, stream.codec_context.height
             duration = float(stream.duration * stream.time_base) if stream.duration else 0.0
