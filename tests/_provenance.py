@@ -31,12 +31,17 @@ def real_clip(name: str, tmp_path: Path) -> Path:
 
 
 def make_clip(path: Path, *, frames: int = 25, size: tuple[int, int] = (160, 96), audio: bool = False,
-              seed: int = 0, fmt: str | None = None) -> Path:
-    """A small H.264 clip (optionally with AAC audio): a noise texture drifting right."""
+              seed: int = 0, fmt: str | None = None, faststart: bool = False) -> Path:
+    """A small H.264 clip (optionally with AAC audio): a noise texture drifting right.
+
+    With ``faststart`` the index (moov) comes before the media data, so a
+    truncated copy still opens and only decoding finds the damage.
+    """
     rng = np.random.default_rng(seed)
     width, height = size
     texture = rng.integers(0, 256, (height, width * 2, 3), dtype=np.uint8)
-    with av.open(str(path), "w", format=fmt) as container:
+    options = {"movflags": "faststart"} if faststart else {}
+    with av.open(str(path), "w", format=fmt, options=options) as container:
         video = container.add_stream("libx264", rate=25)
         video.width, video.height, video.pix_fmt = width, height, "yuv420p"
         video.options = {"preset": "ultrafast"}

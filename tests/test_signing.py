@@ -169,8 +169,9 @@ def test_webm_content_behind_an_mp4_name_is_refused(tmp_path):
         sign_file(source, tmp_path / "out.mp4", DESCRIPTION)
 
 
-def test_truncated_video_is_refused_before_signing(tmp_path):
-    source = make_clip(tmp_path / "full.mp4", frames=50)
+@pytest.mark.parametrize("faststart", [False, True], ids=["index-last", "index-first"])
+def test_truncated_video_is_refused_before_signing(tmp_path, faststart):
+    source = make_clip(tmp_path / "full.mp4", frames=50, faststart=faststart)
     truncated = tmp_path / "truncated.mp4"
     truncated.write_bytes(source.read_bytes()[: source.stat().st_size * 2 // 3])
     with pytest.raises(MediaError, match="corrupt or truncated|truncated"):
