@@ -158,7 +158,8 @@ def _report_text(report: manifests.Report) -> str:
             ("Prompt digest", claims.prompt_digest), ("Visible notice", claims.visible_notice),
             ("Generator", claims.claim_generator),
         ]
-        lines += ["", "Claims"] + [f"  {name:<17}{value or '-'}" for name, value in rows]
+        caveat = " (not verified: the manifest is invalid)" if report.state is manifests.ValidationState.INVALID else ""
+        lines += ["", "Claims" + caveat] + [f"  {name:<17}{value or '-'}" for name, value in rows]
     lines += ["", f"AIGC label  {report.aigc.to_json() if report.aigc else 'absent'}", "", "Disclosures"]
     lines += [f"  [{'x' if d.found else ' '}] {d.regime:<10} {d.item}: {d.detail}" for d in report.disclosures]
     if report.notes:
