@@ -41,11 +41,11 @@ TILE = TILE_CELLS * WORKING_CELL
 #: Default bound on the probability of a false detection per video.
 MAX_FALSE_ALARM = 1e-6
 #: Scales searched: the pattern may appear this much smaller or larger.
-SCALE_RANGE = (0.5, 2.0)
+SCALE_RANGE = (0.5, 3.0)
 SCALE_STEP = 1.004
-_HIGHPASS_SIGMA = 2.0
-_ENERGY_SIGMA = 6.0
-_CLIP = 3.0
+_HIGHPASS_SIGMA = 1.0
+_ENERGY_SIGMA = 3.0
+_CLIP = 2.0
 _ASSUMED_RATE = 25.0
 
 
@@ -62,12 +62,15 @@ def whiten(luma: np.ndarray, *, bit_depth: int = 8) -> np.ndarray:
     Returns
     -------
     numpy.ndarray of float32
-        Shorter side 288 pixels, locally zero-mean and unit-energy.
+        Shorter side 288 pixels (or the input's, if shorter), locally
+        zero-mean and unit-energy.
     """
     height, width = luma.shape
     factor = WORKING_SHORT_SIDE / min(height, width)
-    method = cv2.INTER_AREA if factor < 1 else cv2.INTER_LINEAR
-    small = cv2.resize(luma, (0, 0), fx=factor, fy=factor, interpolation=method).astype(np.float32)
+    if factor < 1:
+        small = cv2.resize(luma, (0, 0), fx=factor, fy=factor, interpolation=cv2.INTER_AREA).astype(np.float32)
+    else:  # small pictures have three-pixel cells already (see pattern.cell_size)
+        small = luma.astype(np.float32)
     if bit_depth != 8:
         small *= 1.0 / (1 << (bit_depth - 8))
     high = small - cv2.GaussianBlur(small, (0, 0), _HIGHPASS_SIGMA)

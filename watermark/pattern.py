@@ -85,9 +85,18 @@ def chips(key: Key, identifier: int) -> np.ndarray:
     return grid.reshape(TILE_CELLS, TILE_CELLS)
 
 
+#: Smallest cell, in pixels: finer patterns do not survive compression.
+MIN_CELL = 3.0
+
+
 def cell_size(height: int, width: int) -> float:
-    """Size of one cell in pixels for a picture of this size."""
-    return min(height, width) / CELLS_PER_SHORT_SIDE
+    """Size of one cell in pixels for a picture of this size.
+
+    1/96 of the shorter side, but never under three pixels: pictures with a
+    shorter side under 288 pixels get fewer, larger cells, which the detector
+    finds as a larger scale.
+    """
+    return max(min(height, width) / CELLS_PER_SHORT_SIDE, MIN_CELL)
 
 
 def _band_frequencies() -> np.ndarray:

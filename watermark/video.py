@@ -145,7 +145,9 @@ def open_input(path: str | os.PathLike[str]) -> Iterator[av.container.InputConta
         container = av.open(str(path), mode="r")
     except av.error.PermissionError:
         raise VideoError(f"cannot read '{path}': permission denied") from None
-    except (av.error.InvalidDataError, av.error.ValueError, UnicodeDecodeError):
+    except av.error.EOFError:
+        raise VideoError(f"'{path}' is empty or cut short before its first frame") from None
+    except (av.error.InvalidDataError, UnicodeDecodeError):
         raise VideoError(f"'{path}' is not a video file that can be read (unknown or damaged format)") from None
     except av.error.FFmpegError as error:
         raise VideoError(f"cannot open '{path}': {error.strerror or error}") from None

@@ -1,0 +1,75 @@
+"""The mark on frame arrays: invisible enough, found, and never imagined."""
+
+import numpy as np
+import pytest
+
+from conftest import textured_frames
+from watermark import DEFAULT_KEY, Key, detect, embed
+
+IDENTIFIER = 0x0123456789ABCDEF
+
+
+@pytest.fixture(scope="module")
+def frames():
+    return [np.ascontiguousarray(rgb[..., 1]) for rgb in textured_frames(480, 272, 20, seed=5)]
+
+
+@pytest.fixture(scope="module")
+def marked(frames):
+    return [embed(frame, DEFAULT_KEY, IDENTIFIER) for frame in frames]
+
+
+def test_embed_keeps_shape_dtype_and_input(frames):
+    original = frames[0].copy()
+    out = embed(frames[0], DEFAULT_KEY, IDENTIFIER)
+    assert out.shape == original.shape and out.dtype == np.uint8
+    np.testing.assert_array_equal(frames[0], original)
+
+
+def test_mark_is_weak(frames, marked):
+    error = np.mean([(m.astype(float) - f) ** 2 for m, f in zip(marked, frames)])
+    assert 10 * np.log10(255**2 / error) > 40
+
+
+def test_detects_identifier(marked):
+    result = detect(marked, DEFAULT_KEY)
+    assert result.detected
+    assert result.identifier == f"{IDENTIFIER:016x}"
+    assert result.false_alarm_probability < 1e-6
+    assert result.frames_analyzed == len(marked)
+
+
+def test_unmarked_is_not_detected(frames):
+    result = detect(frames, DEFAULT_KEY)
+    assert not result.detected and result.identifier is None
+
+
+def test_other_key_does_not_detect(marked):
+    result = detect(marked, Key.generate())
+    assert not result.detected and result.identifier is None
+
+
+def test_ten_bit_planes():
+    rng = np.random.default_rng(0)
+    planes = [(frame.astype(np.uint16) * 4 + rng.integers(0, 4, frame.shape)).astype(np.uint16)
+              for frame in (rgb[..., 0] for rgb in textured_frames(480, 272, 10, seed=9))]
+    marked = [embed(p, DEFAULT_KEY, IDENTIFIER, bit_depth=10) for p in planes]
+    assert max(int(m.max()) for m in marked) <= 1023
+    assert detect(marked, DEFAULT_KEY, bit_depth=10).identifier == f"{IDENTIFIER:016x}"
+
+
+def test_uint16_needs_bit_depth():
+    with pytest.raises(ValueError, match="bit_depth"):
+        embed(np.zeros((64, 64), np.uint16), DEFAULT_KEY, 1)
+
+
+def test_mirrored_and_rescaled_frames(marked):
+    import cv2
+    flipped = [np.ascontiguousarray(m[:, ::-1]) for m in marked]
+    result = detect(flipped, DEFAULT_KEY)
+    assert result.identifier == f"{IDENTIFIER:016x}" and result.flipped
+    h, w = marked[0].shape
+    cropped = [cv2.resize(m[int(h * .15):int(h * .85), int(w * .15):int(w * .85)], (w, h)) for m in marked]
+    result = detect(cropped, DEFAULT_KEY)
+    assert result.identifier == f"{IDENTIFIER:016x}"
+    assert result.scale == pytest.approx(1 / 0.7, rel=0.03)
