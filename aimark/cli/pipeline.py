@@ -1,0 +1,202 @@
+"""Commands of the one-pass pipeline: ``stamp``, ``verify`` and the ``repository`` group."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+from typing import Any
+
+import click
+
+import watermark
+from aimark.cli.output import emit_json, json_option, progress, quiet_option, user_errors
+from aimark.cli.provenance import signer_options
+from aimark.settings import SETTINGS_ENV, Settings
+from aimark.stamp import StampResult, Stamper
+from manifests.repository import Record, RepositoryError, SQLiteRepository
+
+settings_option = click.option(
+    "--settings", "settings_path", type=click.Path(dir_okay=False), envvar=SETTINGS_ENV,
+    help=f"TOML file with the provider's defaults (env {SETTINGS_ENV}); see docs/pipeline.md.")
+repository_option = click.option(
+    "--repository", "repository_path", type=click.Path(dir_okay=False),
+    help="Manifest repository (SQLite file). Default: the settings' one, else <aimark home>/repository.sqlite.")
+
+
+def _settings(path: str | None, **overrides: Any) -> Settings:
+    settings = Settings.load(path) if path else Settings()
+    return settings.with_overrides(**overrides)
+
+
+def _stamped_text(result: StampResult) -> str:
+    lines = [f"Stamped {result.path} ({result.frames} frames in {result.seconds:.1f} s)",
+             f"  identifier  {result.identifier} (watermark key {result.key_id})",
+             f"  manifest    {result.manifest_id}",
+             f"  signer      {result.signer.subject} ({result.signer.algorithm.upper()})",
+             f"  AIGC label  {result.aigc.to_json()}",
+             f"  notice      {result.notice or 'none'}",
+             f"  registered  in {result.repository}"]
+    if result.key_id == watermark.DEFAULT_KEY.key_id:
+        lines.append("Note: the public default key marks 'AI-generated' for anyone to read; "
+                     "use your own key (aimark keygen) for marks only you can read.")
+    if result.signer.development:
+        lines.append("Note: signed with untrusted development credentials.")
+    return "\n".join(lines)
+
+
+@click.command()
+@click.argument("input_path", metavar="INPUT", type=click.Path(dir_okay=False))
+@click.argument("output_path", metavar="OUTPUT", type=click.Path(dir_okay=False))
+@click.option("--author", required=True, help="Who made the video (person or account).")
+@click.option("--model", required=True, help="Name of the generating model.")
+@click.option("--model-version", help="Version of the model.")
+@click.option("--org", "organisation", help="The provider (organisation running the model).")
+@click.option("--id", "identifier", metavar="HEX", help="64-bit identifier, 16 hex digits (default: random).")
+@click.option("--created", type=click.DateTime(["%Y-%m-%dT%H:%M:%S%z", "%Y-%m-%dT%H:%M:%S"]),
+              help="When the video was generated (ISO 8601; UTC if no offset). Default: now.")
+@click.option("--prompt-file", type=click.File("r", encoding="utf-8"),
+              help="File holding the prompt; only its SHA-256 digest is recorded.")
+@click.option("--notice/--no-notice", default=None,
+              help="Draw the visible notice on the opening frames (default: as the profile says).")
+@click.option("--profile", type=click.Choice(["global", "cn"]),
+              help="Label profile: 'cn' draws 'AI生成' by default (GB 45438-2025). Default: global.")
+@click.option("--key", "key_path", type=click.Path(dir_okay=False),
+              help="Watermark key file from `aimark keygen` (default: the settings' key, else the public key).")
+@signer_options
+@settings_option
+@repository_option
+@json_option
+@quiet_option
+@user_errors
+def stamp(input_path: str, output_path: str, author: str, model: str, model_version: str | None,
+          organisation: str | None, identifier: str | None, created: dt.datetime | None, prompt_file: Any,
+          notice: bool | None, profile: str | None, key_path: str | None, certificate: str | None,
+          private_key: str | None, tsa_url: str | None, settings_path: str | None,
+          repository_path: str | None, as_json: bool, quiet: bool) -> None:
+    """Label a generated video in one pass: mark, AIGC label, signed manifest, registration.
+
+    One decode and one encode of INPUT: the visible notice (if asked) and the
+    invisible watermark are drawn in the same frame loop, China's AIGC label is
+    written into OUTPUT's metadata, OUTPUT (MP4 or MOV) is signed with a C2PA
+    manifest whose soft binding is the watermark identifier, and the manifest
+    is registered in the manifest repository under that identifier.
+
+    \b
+    Example:
+      aimark stamp gen.mp4 stamped.mp4 --author "Ada Li" --model VidGen --model-version 2.1
+    """
+    if (certificate is None) != (private_key is None):
+        raise click.UsageError("give --cert and --private-key together, or neither")
+    if created is not None and created.tzinfo is None:
+        created = created.replace(tzinfo=dt.timezone.utc)
+    settings = _settings(settings_path, organisation=organisation, profile=profile,
+                         key=Path(key_path) if key_path else None, tsa_url=tsa_url,
+                         certificate=Path(certificate) if certificate else None,
+                         private_key=Path(private_key) if private_key else None,
+                         repository=Path(repository_path) if repository_path else None)
+    with Stamper(settings) as stamper, \
+            progress("Stamping", watermark.probe(input_path).frames or None, quiet) as advance:
+        result = stamper.stamp(input_path, output_path, author=author, model=model, model_version=model_version,
+                               identifier=identifier, created=created, notice=notice, progress=advance,
+                               prompt=prompt_file.read() if prompt_file else None)
+    if as_json:
+        emit_json(result.to_dict())
+    else:
+        click.echo(_stamped_text(result))
+
+
+@click.group()
+def repository() -> None:
+    """Look into the manifest repository that `aimark stamp` fills.
+
+    \b
+    Example:
+      aimark repository list --limit 5
+    """
+
+
+def _open(repository_path: str | None, settings_path: str | None) -> SQLiteRepository:
+    settings = _settings(settings_path)
+    return SQLiteRepository(repository_path or settings.repository)
+
+
+@repository.command(name="list")
+@click.option("--limit", type=click.IntRange(1), default=20, show_default=True, help="Newest records to show.")
+@repository_option
+@settings_option
+@json_option
+@user_errors
+def list_records(limit: int, repository_path: str | None, settings_path: str | None, as_json: bool) -> None:
+    """List registered manifests, newest first.
+
+    \b
+    Example:
+      aimark repository list --limit 5 --json
+    """
+    with _open(repository_path, settings_path) as repo:
+        records = repo.records(limit=limit)
+        location = repo.location
+    if as_json:
+        emit_json({"repository": location, "records": [record.to_dict() for record in records]})
+        return
+    click.echo(f"{len(records)} record(s) in {location}" + (" (newest first)" if records else ""))
+    for record in records:
+        model = " ".join(part for part in (record.model, record.model_version) if part)
+        click.echo(f"{record.identifier}  {record.registered:%Y-%m-%d %H:%M:%S}  {record.author}  {model}")
+
+
+def _record(repo: SQLiteRepository, identifier: str) -> Record:
+    record = repo.get(identifier.lower())
+    if record is None:
+        raise RepositoryError(f"identifier {identifier} is not in {repo.location}; "
+                                   "see `aimark repository list`")
+    return record
+
+
+@repository.command()
+@click.argument("identifier", metavar="ID")
+@repository_option
+@settings_option
+@json_option
+@user_errors
+def show(identifier: str, repository_path: str | None, settings_path: str | None, as_json: bool) -> None:
+    """Show the record registered for a watermark identifier.
+
+    \b
+    Example:
+      aimark repository show 00c0ffee12345678
+    """
+    with _open(repository_path, settings_path) as repo:
+        record = _record(repo, identifier)
+    if as_json:
+        emit_json(record.to_dict())
+        return
+    for name, value in record.to_dict().items():
+        click.echo(f"{name:<18}{value if value is not None else '-'}")
+
+
+@repository.command()
+@click.argument("identifier", metavar="ID")
+@click.argument("output_path", metavar="FILE", type=click.Path(dir_okay=False))
+@repository_option
+@settings_option
+@user_errors
+def export(identifier: str, output_path: str, repository_path: str | None, settings_path: str | None) -> None:
+    """Write the manifest store registered for ID to FILE (a sidecar .c2pa file).
+
+    Any C2PA reader can validate it against the original video.
+
+    \b
+    Example:
+      aimark repository export 00c0ffee12345678 manifest.c2pa
+    """
+    with _open(repository_path, settings_path) as repo:
+        record = _record(repo, identifier)
+    try:
+        Path(output_path).write_bytes(record.store)
+    except OSError as error:
+        raise RepositoryError(f"cannot write '{output_path}' ({error.strerror}); choose a writable path") from None
+    click.echo(f"Wrote {len(record.store):,} bytes of manifest store {record.manifest_id} to {output_path}")
+
+
+COMMANDS = [stamp, repository]

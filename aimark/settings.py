@@ -1,0 +1,198 @@
+"""A provider's stamping defaults, from one TOML file.
+
+A model-serving process stamps every output with the same key, certificates,
+organisation, label profile and training permissions; the settings file says
+them once, so neither a server nor a command line repeats them per call.
+Relative paths in the file are relative to the file's folder. Unknown keys are
+refused: a typo must not silently fall back to a default (c2pa's own settings
+accept typos silently, and that is how labels go missing unnoticed).
+
+Example file::
+
+    organisation = "ACME"
+    producer = "ACME-AI-001"        # AIGC ContentProducer (default: the organisation)
+    profile = "cn"                  # visible notice 'AI生成' on by default
+
+    [watermark]
+    key = "provider.key"            # from `aimark keygen`; default: the public key
+
+    [signing]
+    certificate = "certs/signer.pem"
+    private_key = "certs/signer-key.pem"   # passphrase, if any, from AIMARK_KEY_PASSWORD
+
+    [notice]
+    position = "bottom-right"
+    seconds = 3
+
+    [training_mining]
+    ai_inference = "allowed"
+    ai_training = "constrained:licence at https://acme.example/terms"
+
+    [repository]
+    path = "/var/lib/acme/manifests.sqlite"
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import manifests
+from aimark.errors import SettingsError
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - exercised on Python 3.10 only
+    import tomli as tomllib
+
+#: Environment variable naming the settings file when none is given.
+SETTINGS_ENV = "AIMARK_SETTINGS"
+
+#: Label profiles: whether the visible notice shows by default, and its text.
+PROFILES: dict[str, tuple[bool, str]] = {
+    "global": (False, manifests.NOTICE_EN),  # EU / California: machine-readable marking suffices
+    "cn": (True, manifests.NOTICE_ZH),       # GB 45438-2025: explicit label on the opening frames
+}
+
+# Allowed keys: top level and per table, with the Settings field each sets.
+_TOP = {"organisation": "organisation", "producer": "producer", "profile": "profile"}
+_TABLES: dict[str, dict[str, str]] = {
+    "watermark": {"key": "key", "strength": "strength"},
+    "signing": {"certificate": "certificate", "private_key": "private_key", "tsa": "tsa_url"},
+    "notice": {"show": "notice", "text": "notice_text", "position": "notice_position",
+               "seconds": "notice_seconds"},
+    "encoder": {"codec": "codec", "crf": "crf", "preset": "preset"},
+    "repository": {"path": "repository"},
+}
+_PATHS = {"key", "certificate", "private_key", "repository"}
+
+
+@dataclass(frozen=True)
+class Settings:
+    """What a provider stamps with, unless a call says otherwise.
+
+    Attributes
+    ----------
+    organisation : str, optional
+        The provider, named in the manifest.
+    producer : str, optional
+        The AIGC label's ``ContentProducer``. Default: the organisation, else the author.
+    profile : str
+        ``"global"`` (no visible notice unless asked) or ``"cn"`` (notice 'AI生成' on).
+    key : Path, optional
+        Watermark key file; None means the public default key.
+    strength : float
+        Watermark amplitude relative to the tuned default.
+    certificate, private_key : Path, optional
+        PEM signing chain and key; None means the development identity.
+    tsa_url : str, optional
+        RFC 3161 time-stamp authority (off by default, signing stays offline).
+    notice : bool, optional
+        Show the visible notice; None lets the profile decide.
+    notice_text, notice_position, notice_seconds
+        The notice's text (default: the profile's), place and duration.
+    training_mining : manifests.TrainingMining
+        CAWG training and mining choices.
+    codec, crf, preset
+        Video encoder settings of the stamped output.
+    repository : Path, optional
+        The SQLite manifest repository. Default: ``<aimark home>/repository.sqlite``.
+    """
+
+    organisation: str | None = None
+    producer: str | None = None
+    profile: str = "global"
+    key: Path | None = None
+    strength: float = 1.0
+    certificate: Path | None = None
+    private_key: Path | None = None
+    tsa_url: str | None = None
+    notice: bool | None = None
+    notice_text: str | None = None
+    notice_position: str = "top-left"
+    notice_seconds: float = 2.0
+    training_mining: manifests.TrainingMining = field(default_factory=manifests.TrainingMining)
+    codec: str | None = None
+    crf: float = 18.0
+    preset: str = "medium"
+    repository: Path | None = None
+
+    def __post_init__(self) -> None:
+        if self.profile not in PROFILES:
+            raise SettingsError(f"label profile {self.profile!r} is not one of {', '.join(PROFILES)}")
+        if (self.certificate is None) != (self.private_key is None):
+            raise SettingsError("give the signing certificate and private key together, or neither "
+                                "(then the development identity signs)")
+        if not 0.1 <= self.strength <= 4.0:
+            raise SettingsError(f"watermark strength {self.strength} is outside 0.1-4.0; 1.0 is the tuned default")
+
+    @classmethod
+    def load(cls, path: str | os.PathLike[str]) -> Settings:
+        """Read a settings file (see the module's example).
+
+        Raises
+        ------
+        SettingsError
+            Missing or malformed file, unknown keys, or invalid values.
+        """
+        path = Path(path)
+        try:
+            data = tomllib.loads(path.read_text(encoding="utf-8"))
+        except OSError as error:
+            raise SettingsError(f"cannot read settings file '{path}' ({error.strerror})") from None
+        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as error:
+            raise SettingsError(f"settings file '{path}' is not valid TOML ({error})") from None
+        values: dict[str, Any] = {}
+        for name, value in data.items():
+            if name == "training_mining":
+                values["training_mining"] = _training(value, path)
+            elif name in _TABLES:
+                values.update(_table(name, value, path))
+            elif name in _TOP:
+                values[_TOP[name]] = value
+            else:
+                raise SettingsError(f"settings file '{path}' has an unknown key {name!r}; known: "
+                                    + ", ".join([*_TOP, *_TABLES, "training_mining"]))
+        for name in _PATHS & values.keys():
+            values[name] = path.parent / Path(values[name]).expanduser()
+        try:
+            return cls(**values)
+        except TypeError as error:
+            raise SettingsError(f"settings file '{path}': {error}") from None
+
+    @classmethod
+    def from_environment(cls) -> Settings:
+        """The file named by ``$AIMARK_SETTINGS``, or the defaults when it is unset."""
+        path = os.environ.get(SETTINGS_ENV)
+        return cls.load(path) if path else cls()
+
+    def visible_notice(self, show: bool | None = None) -> manifests.Notice | None:
+        """The notice to draw, or None; ``show`` overrides the settings and profile."""
+        default_show, default_text = PROFILES[self.profile]
+        if not next(choice for choice in (show, self.notice, default_show) if choice is not None):
+            return None
+        return manifests.Notice(self.notice_text or default_text, position=self.notice_position,
+                                duration=self.notice_seconds)
+
+    def with_overrides(self, **changes: Any) -> Settings:
+        """A copy with the given fields changed; None values leave a field as it is."""
+        return replace(self, **{name: value for name, value in changes.items() if value is not None})
+
+
+def _table(name: str, value: Any, path: Path) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        raise SettingsError(f"settings file '{path}': [{name}] must be a table")
+    unknown = value.keys() - _TABLES[name].keys()
+    if unknown:
+        raise SettingsError(f"settings file '{path}' has unknown key(s) {', '.join(sorted(unknown))} "
+                            f"in [{name}]; known: {', '.join(_TABLES[name])}")
+    return {_TABLES[name][key]: item for key, item in value.items()}
+
+
+def _training(value: Any, path: Path) -> manifests.TrainingMining:
+    if not isinstance(value, dict):
+        raise SettingsError(f"settings file '{path}': [training_mining] must be a table")
+    return manifests.TrainingMining.parse(f"{name}={choice}" for name, choice in value.items())

@@ -1,0 +1,257 @@
+"""Stamping: every label a generated video needs, in one decode and one encode.
+
+In the frame loop: the visible notice (when the profile or the call asks for
+it), then the invisible mark, then a fingerprint sample of the marked luma.
+The encoder writes China's AIGC metadata into the container as it goes. The
+finished file is signed with a C2PA manifest whose soft binding is the mark's
+identifier, and the manifest store is registered in the manifest repository
+under that identifier, so a copy stripped of its manifest can be traced back.
+
+A model-serving process makes one :class:`Stamper` at start-up (loading the
+key, the signer and the repository once) and calls :meth:`Stamper.stamp` per
+output; :func:`stamp` is the one-off form.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import time
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+
+import manifests
+import watermark
+from aimark.errors import StampError
+from aimark.settings import Settings
+from manifests.media import media_type
+from manifests.reading import manifest_store
+from manifests.repository import ManifestRepository, Record, SQLiteRepository, embedded_store, manifest_label
+from watermark import fingerprint
+from watermark.video import EncoderSettings, Picture
+
+#: Muxer flags for the stamped output: index first for streaming, and the AIGC key
+#: in moov/udta/meta where GB 45438-2025's practice guide places it.
+MUX_OPTIONS = {"movflags": "+faststart+" + manifests.MUX_OPTIONS["movflags"]}
+
+
+@dataclass(frozen=True)
+class StampResult:
+    """What one :meth:`Stamper.stamp` call wrote.
+
+    Attributes
+    ----------
+    path : Path
+        The stamped video.
+    identifier : str
+        The watermark identifier, also the manifest's soft binding and the AIGC ``ProduceID``.
+    key_id : str
+        The watermark key's identifier.
+    manifest_id : str
+        The active manifest's label, as registered.
+    signer : manifests.SignerIdentity
+    aigc : manifests.AigcLabel
+    notice : str, optional
+        Text of the visible notice drawn, if any.
+    frames : int
+    seconds : float
+        Wall time of the whole call.
+    repository : str
+        Where the manifest was registered.
+    """
+
+    path: Path
+    identifier: str
+    key_id: str
+    manifest_id: str
+    signer: manifests.SignerIdentity
+    aigc: manifests.AigcLabel
+    notice: str | None
+    frames: int
+    seconds: float
+    repository: str
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain values, for JSON."""
+        return {"path": str(self.path), "identifier": self.identifier, "key_id": self.key_id,
+                "manifest_id": self.manifest_id, "signer": self.signer.to_dict(),
+                "aigc": self.aigc.to_dict(), "notice": self.notice, "frames": self.frames,
+                "seconds": round(self.seconds, 3), "repository": self.repository}
+
+
+def _notice_transform(notice: manifests.Notice) -> Callable[[Picture], None]:
+    def draw(picture: Picture) -> None:
+        if not notice.shows_at(picture.time):
+            return
+        y, u, v = picture.planes[:3]
+        if y.dtype != np.uint8 or u.shape != ((y.shape[0] + 1) // 2, (y.shape[1] + 1) // 2):
+            raise StampError(f"the visible notice is drawn on 8-bit 4:2:0 video; this video is "
+                             f"{picture.bit_depth}-bit with {u.shape[1]}x{u.shape[0]} chroma planes: "
+                             "convert it to yuv420p first, or stamp without the notice")
+        for plane, drawn in zip((y, u, v), notice.apply_yuv420p((y, u, v), picture.time)):
+            plane[...] = drawn
+
+    return draw
+
+
+class _Sampler:
+    """Collects each picture's fingerprint signature and time during the frame loop."""
+
+    def __init__(self) -> None:
+        self.signatures: list[np.ndarray] = []
+        self.times: list[float] = []
+
+    def __call__(self, picture: Picture) -> None:
+        self.signatures.append(fingerprint.frame_signature(picture.luma, bit_depth=picture.bit_depth))
+        self.times.append(picture.time)
+
+    def fingerprint(self) -> np.ndarray:
+        return fingerprint.pool(np.array(self.signatures), np.array(self.times))
+
+
+class Stamper:
+    """Key, signer, repository and settings, loaded once, for stamping many videos.
+
+    Parameters
+    ----------
+    settings : Settings, optional
+        The provider's defaults. Default: ``$AIMARK_SETTINGS`` if set, else built-in
+        defaults (public key, development credentials, local repository).
+    key : watermark.Key, optional
+        Overrides the settings' key.
+    signer : manifests.Signer, optional
+        Overrides the settings' certificates (e.g. a KMS-backed ``Signer.from_callback``).
+    repository : ManifestRepository, optional
+        Overrides the settings' SQLite file (e.g. a server database).
+
+    Examples
+    --------
+    >>> stamper = Stamper(Settings.load("provider.toml"))  # doctest: +SKIP
+    >>> for job in jobs:  # doctest: +SKIP
+    ...     stamper.stamp(job.video, job.output, author=job.user, model="VidGen", model_version="2.1")
+    """
+
+    def __init__(self, settings: Settings | None = None, *, key: watermark.Key | None = None,
+                 signer: manifests.Signer | None = None, repository: ManifestRepository | None = None) -> None:
+        self.settings = settings if settings is not None else Settings.from_environment()
+        s = self.settings
+        self.key = key or (watermark.Key.load(s.key) if s.key else watermark.DEFAULT_KEY)
+        if signer is None:
+            signer = (manifests.Signer.from_files(s.certificate, s.private_key, tsa_url=s.tsa_url)
+                      if s.certificate else manifests.Signer.development(tsa_url=s.tsa_url))
+        self.signer = signer
+        self.repository = repository if repository is not None else SQLiteRepository(s.repository)
+
+    def stamp(self, source: str | os.PathLike[str], destination: str | os.PathLike[str], *,
+              author: str, model: str, model_version: str | None = None, identifier: str | None = None,
+              created: datetime | None = None, prompt: str | None = None, notice: bool | None = None,
+              progress: Callable[[int], None] | None = None) -> StampResult:
+        """Mark, label, sign and register one video.
+
+        Parameters
+        ----------
+        source : path-like
+            The generated video (any format FFmpeg reads).
+        destination : path-like
+            The stamped video: ``.mp4``, ``.m4v`` or ``.mov`` (C2PA needs ISO BMFF).
+            It appears only once complete.
+        author, model, model_version : str
+            Who made the video, with which model and version.
+        identifier : str, optional
+            16 hex digits; default: a fresh random 64-bit identifier.
+        created : datetime, optional
+            Generation time with a time zone; default: now.
+        prompt : str, optional
+            Only its SHA-256 digest is recorded.
+        notice : bool, optional
+            Draw the visible notice; default: as the settings' profile says.
+        progress : callable, optional
+            Called with 1 after each frame.
+
+        Returns
+        -------
+        StampResult
+
+        Raises
+        ------
+        watermark.WatermarkError, manifests.ManifestError, StampError
+            Unusable input or output, an identifier already registered, a notice
+            on video it cannot be drawn on.
+        """
+        started = time.perf_counter()
+        source, destination = Path(source), Path(destination)
+        media_type(destination)  # refuse a container C2PA cannot sign before any work
+        if source.suffix.lower() in manifests.SUPPORTED_TYPES and source.is_file() and manifest_store(source):
+            raise StampError(f"'{source}' already carries Content Credentials; stamp the generated "
+                             "original (stamping again would hide the first identity)")
+        identifier = identifier.lower() if identifier else watermark.format_identifier(secrets.randbits(64))
+        if self.repository.get(identifier) is not None:
+            raise StampError(f"identifier {identifier} is already registered; each video needs its own "
+                             "(leave --id out for a fresh one)")
+        s = self.settings
+        shown = s.visible_notice(notice)
+        description = manifests.GenerationDescription(
+            author=author, model=model, model_version=model_version, organisation=s.organisation,
+            identifier=identifier, watermarked=True, training_mining=s.training_mining,
+            visible_notice=shown.text if shown else None,
+            prompt_digest=manifests.prompt_digest(prompt) if prompt is not None else None,
+            **({"created": created} if created is not None else {}))
+        label = manifests.aigc_label(description, s.producer or s.organisation or author)
+        sampler = _Sampler()
+        transforms = ([_notice_transform(shown)] if shown else []) + [
+            watermark.marker(self.key, identifier, strength=s.strength), sampler]
+
+        def frame_loop(picture: Picture) -> None:
+            for transform in transforms:
+                transform(picture)
+
+        staged = destination.with_name(f".{destination.stem}.stamp-{secrets.token_hex(4)}{destination.suffix}")
+        try:
+            frames = watermark.transcode(
+                source, staged, frame_loop, settings=EncoderSettings(s.codec, s.crf, s.preset),
+                metadata=manifests.aigc_metadata(label), mux_options=MUX_OPTIONS, progress=progress)
+            signed = manifests.sign_file(staged, destination, description, self.signer)
+        finally:
+            staged.unlink(missing_ok=True)
+        store = embedded_store(signed.path)
+        if store is None:  # sign_file returned, so a manifest must be there
+            raise RuntimeError(f"signing wrote no manifest into '{destination}'")
+        record = Record(identifier=identifier, manifest_id=manifest_label(store), key_id=self.key.key_id,
+                        registered=datetime.now(timezone.utc), author=author, model=model,
+                        model_version=model_version, organisation=s.organisation,
+                        created=description.created, store=store, fingerprint=sampler.fingerprint().tobytes())
+        self.repository.add(record)
+        return StampResult(signed.path, identifier, self.key.key_id, record.manifest_id, signed.signer, label,
+                           description.visible_notice, frames, time.perf_counter() - started,
+                           self.repository.location)
+
+    def close(self) -> None:
+        """Release the signer and the repository."""
+        self.signer.close()
+        self.repository.close()
+
+    def __enter__(self) -> Stamper:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+
+def stamp(source: str | os.PathLike[str], destination: str | os.PathLike[str], *, author: str, model: str,
+          settings: Settings | None = None, **options: Any) -> StampResult:
+    """Stamp one video with a :class:`Stamper` made for this call.
+
+    For many videos, make one :class:`Stamper` and call its ``stamp`` method:
+    it loads the key and the signer once.
+
+    Examples
+    --------
+    >>> stamp("gen.mp4", "stamped.mp4", author="Ada Li", model="VidGen")  # doctest: +SKIP
+    StampResult(path=PosixPath('stamped.mp4'), identifier='...', ...)
+    """
+    with Stamper(settings) as stamper:
+        return stamper.stamp(source, destination, author=author, model=model, **options)

@@ -1,0 +1,259 @@
+"""The manifest repository: signed manifests kept by the watermark identifier they bind.
+
+A re-encode or a platform upload strips the C2PA manifest from a video, but
+the invisible watermark survives and carries the identifier. Keeping every
+manifest store here, keyed by that identifier, lets a verifier find the
+manifest again, as the C2PA soft-binding resolution API describes.
+
+Storage sits behind :class:`ManifestRepository`, so a server database can
+replace the embedded SQLite file (:class:`SQLiteRepository`) without changing
+its callers. The identifier and the fingerprint are opaque values here: this
+layer stores them and never interprets them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import os
+import sqlite3
+import struct
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Protocol
+
+import c2pa
+
+from manifests.credentials import aimark_home
+from manifests.description import check_identifier
+from manifests.errors import ManifestError
+from manifests.reading import c2pa_context
+
+#: The repository file in aimark's data folder.
+DEFAULT_NAME = "repository.sqlite"
+
+# ISO/IEC 14496-12 box that holds a C2PA manifest store in MP4 and MOV (C2PA 2.x, A.5).
+_C2PA_UUID = bytes.fromhex("d8fec3d61b0e483c92975828877ec481")
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS manifests (
+    identifier    TEXT PRIMARY KEY,
+    manifest_id   TEXT NOT NULL,
+    key_id        TEXT NOT NULL,
+    registered    TEXT NOT NULL,
+    author        TEXT NOT NULL,
+    model         TEXT NOT NULL,
+    model_version TEXT,
+    organisation  TEXT,
+    created       TEXT NOT NULL,
+    store         BLOB NOT NULL,
+    fingerprint   BLOB NOT NULL
+);
+CREATE INDEX IF NOT EXISTS manifests_registered ON manifests (registered);
+"""
+_COLUMNS = ("identifier", "manifest_id", "key_id", "registered", "author", "model", "model_version",
+            "organisation", "created", "store", "fingerprint")
+
+
+class RepositoryError(ManifestError):
+    """The repository cannot be opened, or a record clashes with one stored."""
+
+
+@dataclass(frozen=True)
+class Record:
+    """One registered manifest.
+
+    Attributes
+    ----------
+    identifier : str
+        The watermark identifier the manifest's soft binding names (16 hex digits).
+    manifest_id : str
+        The active manifest's label (``urn:c2pa:...``).
+    key_id : str
+        Identifier of the watermark key that carries ``identifier``.
+    registered : datetime
+        When the record was stored (UTC).
+    author, model, model_version, organisation : str
+        Who made the video and with what, as the manifest states it.
+    created : datetime
+        When the video was generated, as the manifest states it.
+    store : bytes
+        The signed C2PA manifest store (JUMBF), as embedded in the video.
+    fingerprint : bytes
+        A compact perceptual fingerprint of the pictures, opaque to this layer.
+    """
+
+    identifier: str
+    manifest_id: str
+    key_id: str
+    registered: datetime
+    author: str
+    model: str
+    model_version: str | None
+    organisation: str | None
+    created: datetime
+    store: bytes
+    fingerprint: bytes
+
+    def __post_init__(self) -> None:
+        check_identifier(self.identifier)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain values for JSON; the byte fields as their size and SHA-256."""
+        data = {name: getattr(self, name) for name in _COLUMNS[:-2]}
+        data["registered"] = self.registered.isoformat()
+        data["created"] = self.created.isoformat()
+        data["store_bytes"] = len(self.store)
+        data["store_sha256"] = hashlib.sha256(self.store).hexdigest()
+        data["fingerprint_bytes"] = len(self.fingerprint)
+        return data
+
+
+class ManifestRepository(Protocol):
+    """What a manifest repository offers; :class:`SQLiteRepository` is the embedded one."""
+
+    #: Where the records live, for messages and reports (a path or a URL).
+    location: str
+
+    def add(self, record: Record) -> None:
+        """Store ``record``; raise :class:`RepositoryError` if its identifier is taken."""
+
+    def get(self, identifier: str) -> Record | None:
+        """The record for ``identifier``, or None."""
+
+    def records(self, *, limit: int | None = None) -> list[Record]:
+        """Records, newest first."""
+
+    def close(self) -> None:
+        """Release the storage."""
+
+
+def default_path() -> Path:
+    """``<aimark home>/repository.sqlite`` (see :func:`manifests.aimark_home`)."""
+    return aimark_home() / DEFAULT_NAME
+
+
+class SQLiteRepository:
+    """Manifests in one SQLite file: the default, for one machine or a small service.
+
+    Parameters
+    ----------
+    path : path-like, optional
+        The database file, created on first use. Default: :func:`default_path`.
+
+    Examples
+    --------
+    >>> with SQLiteRepository("repo.sqlite") as repository:  # doctest: +SKIP
+    ...     record = repository.get("00c0ffee12345678")
+    """
+
+    def __init__(self, path: str | os.PathLike[str] | None = None) -> None:
+        self.path = Path(path) if path is not None else default_path()
+        self.location = str(self.path)
+        if self.path.is_dir():
+            raise RepositoryError(f"repository '{self.path}' is a folder; give a file such as "
+                                  f"'{self.path / DEFAULT_NAME}'")
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            # Several stamping processes may share the file: wait for each other's writes.
+            self._db = sqlite3.connect(self.path, timeout=30, isolation_level=None)
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.executescript(_SCHEMA)
+        except (OSError, sqlite3.Error) as error:
+            raise RepositoryError(f"cannot open the manifest repository '{self.path}' ({error}); "
+                                  "check the path, or give another with --repository") from None
+
+    def add(self, record: Record) -> None:
+        values = [getattr(record, name) for name in _COLUMNS]
+        values[3], values[8] = record.registered.isoformat(), record.created.isoformat()
+        try:
+            self._db.execute(f"INSERT INTO manifests ({', '.join(_COLUMNS)}) "
+                             f"VALUES ({', '.join('?' * len(_COLUMNS))})", values)
+        except sqlite3.IntegrityError:
+            raise RepositoryError(f"identifier {record.identifier} is already registered in "
+                                  f"'{self.path}'; each video needs its own identifier") from None
+        except sqlite3.Error as error:
+            raise RepositoryError(f"cannot write to the manifest repository '{self.path}' ({error})") from None
+
+    def get(self, identifier: str) -> Record | None:
+        row = self._query("WHERE identifier = ?", (identifier,))
+        return row[0] if row else None
+
+    def records(self, *, limit: int | None = None) -> list[Record]:
+        return self._query("ORDER BY registered DESC" + (" LIMIT ?" if limit else ""),
+                           (limit,) if limit else ())
+
+    def _query(self, clause: str, parameters: tuple) -> list[Record]:
+        try:
+            rows = self._db.execute(f"SELECT {', '.join(_COLUMNS)} FROM manifests {clause}", parameters).fetchall()
+        except sqlite3.Error as error:
+            raise RepositoryError(f"cannot read the manifest repository '{self.path}' ({error})") from None
+        records = []
+        for row in rows:
+            data = dict(zip(_COLUMNS, row))
+            data["registered"] = datetime.fromisoformat(data["registered"])
+            data["created"] = datetime.fromisoformat(data["created"])
+            records.append(Record(**data))
+        return records
+
+    def close(self) -> None:
+        self._db.close()
+
+    def __enter__(self) -> SQLiteRepository:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+
+def embedded_store(path: str | os.PathLike[str]) -> bytes | None:
+    """The C2PA manifest store embedded in an MP4 or MOV file, as bytes, or None.
+
+    Reads the top-level ``uuid`` box C2PA defines for ISO BMFF files and
+    returns its manifest store (JUMBF), the bytes a repository keeps and a
+    sidecar ``.c2pa`` file holds.
+
+    Raises
+    ------
+    RepositoryError
+        If the file cannot be read.
+    """
+    try:
+        with open(path, "rb") as stream:
+            while header := stream.read(8):
+                if len(header) < 8:
+                    return None
+                size, kind = struct.unpack(">I4s", header)
+                used = 8
+                if size == 1:
+                    size = struct.unpack(">Q", stream.read(8))[0]
+                    used = 16
+                elif size == 0:  # box runs to the end of the file
+                    size = used + os.fstat(stream.fileno()).st_size - stream.tell()
+                if kind == b"uuid" and stream.read(16) == _C2PA_UUID:
+                    body = stream.read(size - used - 16)
+                    end = body.find(b"\0", 4)  # version and flags, then the purpose string
+                    if end > 0 and body[4:end] == b"manifest":
+                        return body[end + 1 + 8:]  # after the 64-bit merkle offset
+                    continue
+                stream.seek(stream.tell() - (16 if kind == b"uuid" else 0) + size - used)
+    except OSError as error:
+        raise RepositoryError(f"cannot read '{path}' ({error.strerror}); check the path") from None
+    return None
+
+
+def manifest_label(store: bytes) -> str:
+    """The active manifest's label (``urn:c2pa:...``) of a manifest store.
+
+    Raises
+    ------
+    RepositoryError
+        If ``store`` is not a C2PA manifest store.
+    """
+    try:
+        with c2pa.Reader("application/c2pa", io.BytesIO(store), context=c2pa_context()) as reader:
+            return json.loads(reader.json())["active_manifest"]
+    except (c2pa.C2paError, KeyError, ValueError) as error:
+        raise RepositoryError(f"the bytes given are not a C2PA manifest store ({error})") from None

@@ -1,0 +1,48 @@
+"""Helpers for the pipeline tests: a private aimark home per test, and the
+changes a video meets after stamping (a remux that strips metadata, a
+platform-style re-encode)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import av
+import pytest
+
+
+@pytest.fixture(autouse=True)
+def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A fresh aimark home (development identity, repository) for each test."""
+    folder = tmp_path / "aimark-home"
+    monkeypatch.setenv("AIMARK_HOME", str(folder))
+    monkeypatch.delenv("AIMARK_SETTINGS", raising=False)
+    return folder
+
+
+def remux(src: Path, dst: Path) -> Path:
+    """Copy the streams into a new MP4 (no re-encode): manifest and AIGC label are lost."""
+    with av.open(str(src)) as source, av.open(str(dst), "w") as output:
+        streams = {s.index: output.add_stream_from_template(s) for s in source.streams if s.type in ("video", "audio")}
+        for packet in source.demux(*[source.streams[i] for i in streams]):
+            if packet.dts is None:
+                continue
+            packet.stream = streams[packet.stream.index]
+            output.mux(packet)
+    return dst
+
+
+def platform_reencode(src: Path, dst: Path, *, height: int = 360, bit_rate: int = 500_000) -> Path:
+    """What an upload platform does: downscale, low bit rate H.264, no audio, no metadata."""
+    with av.open(str(src)) as source, av.open(str(dst), "w") as output:
+        video = source.streams.video[0]
+        width = round(video.codec_context.width * height / video.codec_context.height / 2) * 2
+        stream = output.add_stream("libx264", rate=video.average_rate, options={"preset": "veryfast"})
+        stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
+        stream.bit_rate = bit_rate
+        stream.time_base = video.time_base
+        for frame in source.decode(video):
+            scaled = frame.reformat(width=width, height=height, format="yuv420p")
+            scaled.pts, scaled.time_base = frame.pts, frame.time_base
+            output.mux(stream.encode(scaled))
+        output.mux(stream.encode())
+    return dst
