@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from aimark import __version__
-from aimark.cli import marking, provenance
+from aimark.cli import marking, pipeline, provenance
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -23,4 +23,7 @@ for command in marking.COMMANDS:
     main.add_command(command)
 
 for command in provenance.COMMANDS:
+    main.add_command(command)
+
+for command in pipeline.COMMANDS:
     main.add_command(command)

@@ -13,9 +13,10 @@ import click
 
 import manifests
 import watermark
+from aimark.errors import AimarkError
 
 #: Errors a user can cause; anything else is a bug and keeps its traceback.
-USER_ERRORS: tuple[type[Exception], ...] = (watermark.WatermarkError, manifests.ManifestError)
+USER_ERRORS: tuple[type[Exception], ...] = (watermark.WatermarkError, manifests.ManifestError, AimarkError)
 
 #: Exit status for unusable input or settings.
 EXIT_USAGE = 2
