@@ -32,10 +32,11 @@ STRETCH = "stretch"
 # --- the pipeline every attack goes through ----------------------------------
 
 
-def _apply(src: Path, dst: Path, *, transform: RGBTransform | None = None,
+def transform_video(src: Path, dst: Path, *, transform: RGBTransform | None = None,
            encoder: Encoder = H264_CRF23, fps: float | None = None,
            window: tuple[float, float] | None = None) -> int:
-    """Decode ``src``, optionally cut, retime and transform, encode to ``dst``.
+    """Decode ``src``, optionally cut, retime and transform, encode to ``dst``;
+    returns the number of frames written.
 
     Without a transform, decoded frames go to the encoder as they are (one
     colour conversion fewer, as a platform's transcoder would do).
@@ -132,39 +133,39 @@ def _height_scaler(src: Path, height: int) -> tuple[RGBTransform | None, str]:
 
 def h264_crf23(src: Path, dst: Path) -> str:
     """Re-encode with H.264 CRF 23, preset medium: the common platform setting."""
-    _apply(src, dst)
+    transform_video(src, dst)
     return ""
 
 
 def h264_crf28(src: Path, dst: Path) -> str:
     """Re-encode with H.264 CRF 28: a low-bitrate platform."""
-    _apply(src, dst, encoder=Encoder(crf=28))
+    transform_video(src, dst, encoder=Encoder(crf=28))
     return ""
 
 
 def h264_crf35(src: Path, dst: Path) -> str:
     """Re-encode with H.264 CRF 35: visibly degraded."""
-    _apply(src, dst, encoder=Encoder(crf=35))
+    transform_video(src, dst, encoder=Encoder(crf=35))
     return ""
 
 
 def h264_crf40(src: Path, dst: Path) -> str:
     """Re-encode with H.264 CRF 40: Video Seal's hardest published codec point."""
-    _apply(src, dst, encoder=Encoder(crf=40))
+    transform_video(src, dst, encoder=Encoder(crf=40))
     return ""
 
 
 def downscale_480p(src: Path, dst: Path) -> str:
     """Scale to 480 lines high (aspect kept, even width), INTER_AREA; never upscale."""
     transform, note = _height_scaler(src, 480)
-    _apply(src, dst, transform=transform)
+    transform_video(src, dst, transform=transform)
     return note
 
 
 def downscale_360p(src: Path, dst: Path) -> str:
     """Scale to 360 lines high (aspect kept, even width), INTER_AREA; never upscale."""
     transform, note = _height_scaler(src, 360)
-    _apply(src, dst, transform=transform)
+    transform_video(src, dst, transform=transform)
     return note
 
 
@@ -172,7 +173,7 @@ def crop_center_80(src: Path, dst: Path) -> str:
     """Keep the centre 80 % of each side (64 % of the area); output at the cropped size."""
     w, h = _size(src)
     cw, ch = even(w * 0.8), even(h * 0.8)
-    _apply(src, dst, transform=lambda rgb: _center_crop(rgb, cw, ch))
+    transform_video(src, dst, transform=lambda rgb: _center_crop(rgb, cw, ch))
     return ""
 
 
@@ -180,7 +181,7 @@ def crop_71_rescale(src: Path, dst: Path) -> str:
     """Keep the centre 71 % of each side (about half the area), scale back to the original size (bicubic)."""
     w, h = _size(src)
     cw, ch = even(w * 0.71), even(h * 0.71)
-    _apply(src, dst, transform=lambda rgb: _resize(_center_crop(rgb, cw, ch), w, h))
+    transform_video(src, dst, transform=lambda rgb: _resize(_center_crop(rgb, cw, ch), w, h))
     return ""
 
 
@@ -188,34 +189,34 @@ def excerpt_2s_middle(src: Path, dst: Path) -> str:
     """Cut the 2 seconds around the middle of the clip (timestamps [mid-1, mid+1))."""
     span = video_span(src)
     if span <= 2.0:
-        _apply(src, dst)
+        transform_video(src, dst)
         return f"clip is {span:.1f} s: the excerpt is the whole clip"
     mid = span / 2
-    _apply(src, dst, window=(mid - 1.0, mid + 1.0))
+    transform_video(src, dst, window=(mid - 1.0, mid + 1.0))
     return ""
 
 
 def fps_24(src: Path, dst: Path) -> str:
     """Resample to 24 fps by timestamp (drop or repeat frames), encoded at 24 fps."""
-    _apply(src, dst, fps=24)
+    transform_video(src, dst, fps=24)
     return ""
 
 
 def fps_15(src: Path, dst: Path) -> str:
     """Resample to 15 fps by timestamp (drop frames), encoded at 15 fps."""
-    _apply(src, dst, fps=15)
+    transform_video(src, dst, fps=15)
     return ""
 
 
 def brightness_plus20(src: Path, dst: Path) -> str:
     """Add 20 levels to R, G and B (of 255), clipped."""
-    _apply(src, dst, transform=lambda rgb: cv2.add(rgb, np.full_like(rgb, 20)))
+    transform_video(src, dst, transform=lambda rgb: cv2.add(rgb, np.full_like(rgb, 20)))
     return ""
 
 
 def contrast_x1_3(src: Path, dst: Path) -> str:
     """Multiply contrast by 1.3 about mid-grey: ``(x - 128) * 1.3 + 128``, clipped."""
-    _apply(src, dst, transform=lambda rgb: cv2.convertScaleAbs(rgb, alpha=1.3, beta=128 - 1.3 * 128))
+    transform_video(src, dst, transform=lambda rgb: cv2.convertScaleAbs(rgb, alpha=1.3, beta=128 - 1.3 * 128))
     return ""
 
 
@@ -226,19 +227,19 @@ def _saturate(rgb: np.ndarray, factor: float) -> np.ndarray:
 
 def saturation_x1_5(src: Path, dst: Path) -> str:
     """Multiply saturation by 1.5: blend away from the grey picture (as PIL's ImageEnhance.Color)."""
-    _apply(src, dst, transform=lambda rgb: _saturate(rgb, 1.5))
+    transform_video(src, dst, transform=lambda rgb: _saturate(rgb, 1.5))
     return ""
 
 
 def h265_crf28(src: Path, dst: Path) -> str:
     """Re-encode with H.265 (libx265) CRF 28, preset medium."""
-    _apply(src, dst, encoder=H265_CRF28)
+    transform_video(src, dst, encoder=H265_CRF28)
     return ""
 
 
 def vp9_crf35(src: Path, dst: Path) -> str:
     """Re-encode with VP9 (libvpx-vp9) CRF 35, b:v 0 (constant quality), cpu-used 4, row-mt."""
-    _apply(src, dst, encoder=VP9_CRF35)
+    transform_video(src, dst, encoder=VP9_CRF35)
     return ""
 
 
@@ -253,13 +254,13 @@ def crf30_crop71_480p(src: Path, dst: Path) -> str:
     else:
         transform = lambda rgb: _center_crop(rgb, cw, ch)
         note = f"crop is {ch} px high: no upscale, crop + CRF 30 only"
-    _apply(src, dst, transform=transform, encoder=Encoder(crf=30))
+    transform_video(src, dst, transform=transform, encoder=Encoder(crf=30))
     return note
 
 
 def hflip(src: Path, dst: Path) -> str:
     """Mirror left-right."""
-    _apply(src, dst, transform=lambda rgb: np.ascontiguousarray(rgb[:, ::-1]))
+    transform_video(src, dst, transform=lambda rgb: np.ascontiguousarray(rgb[:, ::-1]))
     return ""
 
 
@@ -270,7 +271,7 @@ def rotate5_crop(src: Path, dst: Path) -> str:
     c, s = math.cos(theta), math.sin(theta)
     zoom = 1.0 / min(w / (w * c + h * s), h / (w * s + h * c))
     m = cv2.getRotationMatrix2D((w / 2, h / 2), 5, zoom)
-    _apply(src, dst, transform=lambda rgb: cv2.warpAffine(rgb, m, (w, h), flags=cv2.INTER_LINEAR))
+    transform_video(src, dst, transform=lambda rgb: cv2.warpAffine(rgb, m, (w, h), flags=cv2.INTER_LINEAR))
     return f"zoom x{zoom:.3f}"
 
 
@@ -278,7 +279,7 @@ def rotate5_black(src: Path, dst: Path) -> str:
     """Rotate 5 degrees about the centre, same frame size, black corners kept."""
     w, h = _size(src)
     m = cv2.getRotationMatrix2D((w / 2, h / 2), 5, 1.0)
-    _apply(src, dst, transform=lambda rgb: cv2.warpAffine(rgb, m, (w, h), flags=cv2.INTER_LINEAR))
+    transform_video(src, dst, transform=lambda rgb: cv2.warpAffine(rgb, m, (w, h), flags=cv2.INTER_LINEAR))
     return ""
 
 
@@ -287,9 +288,9 @@ def reframe_9x16(src: Path, dst: Path) -> str:
     w, h = _size(src)
     cw = even(h * 9 / 16)
     if cw >= w:
-        _apply(src, dst)
+        transform_video(src, dst)
         return "clip is already 9:16 or narrower: plain re-encode"
-    _apply(src, dst, transform=lambda rgb: _center_crop(rgb, cw, h))
+    transform_video(src, dst, transform=lambda rgb: _center_crop(rgb, cw, h))
     return f"{cw}x{h} kept of {w}x{h} ({cw / w:.0%} of the width)"
 
 
@@ -309,7 +310,7 @@ def _caption(rgb: np.ndarray) -> np.ndarray:
 
 def caption_box(src: Path, dst: Path) -> str:
     """Burn in a caption: a white box with black text covering 10 % of the frame (60 % wide, 1/6 high, lower third)."""
-    _apply(src, dst, transform=_caption)
+    transform_video(src, dst, transform=_caption)
     return ""
 
 

@@ -19,8 +19,8 @@ from typing import Sequence
 
 import av
 
-from common import SOURCES, SourceClip, hd_path, log, stopwatch, videos_dir
-from videoio import H264_CRF16, even
+from common import SOURCES, WORK_DIR, Clip, SourceClip, hd_path, log, stopwatch, videos_dir
+from videoio import H264_CRF16, even, probe
 
 HD_HEIGHT = 1080
 
@@ -73,6 +73,21 @@ def _upscale(src_path, dst_path) -> int:
                 count += 1
         dst.mux(vout.encode())
     return count
+
+
+def excerpt(clip: Clip, seconds: float) -> Clip:
+    """The first ``seconds`` of a clip (x264 CRF 16), for runs that must limit
+    frames (the peer comparison); cached in ``benchmarks/work/clips/first_<s>s``."""
+    from attacks import transform_video  # attacks imports videoio, which imports common
+
+    folder = WORK_DIR / "clips" / f"first_{seconds:g}s"
+    folder.mkdir(parents=True, exist_ok=True)
+    dst = folder / f"{clip.name.replace('@', '_')}.mp4"
+    if not dst.exists():
+        tmp = dst.with_suffix(".part.mp4")
+        transform_video(clip.path, tmp, window=(0.0, seconds), encoder=H264_CRF16)
+        tmp.replace(dst)
+    return probe(dst, name=clip.name)
 
 
 def main(argv: Sequence[str] | None = None) -> None:
