@@ -4,10 +4,15 @@ platform-style re-encode)."""
 
 from __future__ import annotations
 
+import struct
 from pathlib import Path
 
 import av
 import pytest
+
+from watermark.video import Picture, read_pictures, transcode
+
+C2PA_UUID = bytes.fromhex("d8fec3d61b0e483c92975828877ec481")
 
 
 @pytest.fixture(autouse=True)
@@ -46,3 +51,25 @@ def platform_reencode(src: Path, dst: Path, *, height: int = 360, bit_rate: int 
             output.mux(stream.encode(scaled))
         output.mux(stream.encode())
     return dst
+
+
+def replace_span(marked: Path, original: Path, dst: Path, start: float, end: float) -> Path:
+    """``marked`` with the pictures from ``start`` to ``end`` seconds taken from ``original`` (unmarked)."""
+    originals = read_pictures(original)
+
+    def swap(picture: Picture) -> None:
+        source = next(originals)
+        if start <= picture.time < end:
+            for plane, replacement in zip(picture.planes, source.planes):
+                plane[...] = replacement
+
+    transcode(marked, dst, swap)
+    return dst
+
+
+def append_manifest(path: Path, store: bytes) -> None:
+    """Put a manifest store into ``path`` as a tamperer would: a C2PA ``uuid`` box at the end."""
+    body = b"\0\0\0\0manifest\0" + bytes(8) + store
+    box = struct.pack(">I4s", 8 + len(C2PA_UUID) + len(body), b"uuid") + C2PA_UUID + body
+    with open(path, "ab") as stream:
+        stream.write(box)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -11,8 +12,10 @@ import click
 import watermark
 from aimark.cli.output import emit_json, json_option, progress, quiet_option, user_errors
 from aimark.cli.provenance import signer_options
+from aimark.report import text_report
 from aimark.settings import SETTINGS_ENV, Settings
 from aimark.stamp import StampResult, Stamper
+from aimark.verify import verify as verify_file
 from manifests.repository import Record, RepositoryError, SQLiteRepository
 
 settings_option = click.option(
@@ -103,6 +106,52 @@ def stamp(input_path: str, output_path: str, author: str, model: str, model_vers
         emit_json(result.to_dict())
     else:
         click.echo(_stamped_text(result))
+
+
+@click.command()
+@click.argument("input_path", metavar="INPUT", type=click.Path(dir_okay=False))
+@click.option("--key", "key_paths", multiple=True, type=click.Path(dir_okay=False),
+              help="Watermark key file to detect with (repeatable); the public default key is always tried.")
+@click.option("--trust-anchors", type=click.Path(dir_okay=False), metavar="PEM",
+              help="PEM root certificates whose signatures count as trusted.")
+@repository_option
+@settings_option
+@json_option
+@quiet_option
+@user_errors
+def verify(input_path: str, key_paths: tuple[str, ...], trust_anchors: str | None, repository_path: str | None,
+           settings_path: str | None, as_json: bool, quiet: bool) -> None:
+    """Say who made INPUT, whether it is AI-generated, and whether it is intact.
+
+    Reads the C2PA manifest and validates it, detects the watermark with each
+    --key (and the public default key) in one decode, resolves the identifier
+    in the manifest repository, compares the pictures with the fingerprint
+    registered at stamping, and cross-checks the layers.
+
+    \b
+    Exit status (the verdict's family):
+      0  labelled AI-generated and intact
+      3  AI-generated, signed label stripped (recovered from the watermark, or watermark only)
+      4  tampered: content changed since signing, manifest and watermark disagree,
+         or the mark copied onto other pictures
+      5  no AI label found
+      2  INPUT or an option cannot be used
+
+    \b
+    Example:
+      aimark verify upload.mp4 --key provider.key --json
+    """
+    settings = _settings(settings_path)
+    keys = [watermark.Key.load(path) for path in key_paths] or ([watermark.Key.load(settings.key)]
+                                                                 if settings.key else [])
+    with progress("Verifying", watermark.probe(input_path).frames or None, quiet) as advance:
+        result = verify_file(input_path, keys=keys, trust_anchors=trust_anchors,
+                             repository=repository_path or settings.repository, progress=advance)
+    if as_json:
+        emit_json(result.to_dict())
+    else:
+        click.echo(text_report(result))
+    sys.exit(result.verdict.exit_status)
 
 
 @click.group()
@@ -199,4 +248,4 @@ def export(identifier: str, output_path: str, repository_path: str | None, setti
     click.echo(f"Wrote {len(record.store):,} bytes of manifest store {record.manifest_id} to {output_path}")
 
 
-COMMANDS = [stamp, repository]
+COMMANDS = [stamp, verify, repository]

