@@ -245,6 +245,13 @@ def main(argv: Sequence[str] | None = None) -> None:
     timing = sum(r.attack_seconds for r in records)
     reading = sum(r.reading.seconds for r in records)
     md.append(f"\nTime: attacks {timing:.0f} s, detection {reading:.0f} s.")
+    correct = [r.reading for r in records if r.ok]
+    if correct:
+        worst = max(correct, key=lambda x: x.false_alarm_probability or 0.0)
+        md.insert(5, f"Among the {len(correct)} correct reads: lowest score "
+                     f"{min(x.score for x in correct if x.score is not None):.2f}, largest computed "
+                     f"false-alarm bound {worst.false_alarm_probability:.3g}.")
+        md.insert(6, "")
     run.write({"summary": rows, "records": [r.to_dict() for r in records]}, "\n".join(md))
 
 
