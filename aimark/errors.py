@@ -13,3 +13,7 @@ class SettingsError(AimarkError, ValueError):
 
 class StampError(AimarkError):
     """A video cannot be stamped as asked (e.g. a visible notice on a format it cannot draw on)."""
+
+
+class ReportError(AimarkError):
+    """A report cannot be written where asked."""

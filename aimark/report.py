@@ -7,8 +7,21 @@ mailed or attached to a notice-and-action request and read without aimark.
 
 from __future__ import annotations
 
+import base64
+import html
+import os
+from datetime import datetime, timezone
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+import manifests
 import watermark
-from aimark.verify import Timeline, Verification
+from aimark import __version__
+from aimark.errors import ReportError
+from aimark.verify import WEAK_SCORE, Timeline, Verification
+from watermark.fingerprint import MATCH_CORRELATION
 
 _LEGEND = "█ marked  ▒ weak  · unmarked  ? too short to tell"
 _NO_TIME_CODE = "The order of spans cannot be checked: the mark carries no time code."
@@ -82,3 +95,218 @@ def text_report(verification: Verification) -> str:
         lines += _timeline_lines(v.timeline)
     lines.append(f"Exit status  {v.verdict.exit_status} ({v.verdict.kind.family.name.lower()})")
     return "\n".join(lines)
+
+
+# --- the HTML page -------------------------------------------------------------
+
+_COLOURS = {"intact": "#1b5e20", "stripped": "#8d6e00", "tampered": "#b71c1c", "unlabelled": "#424242"}
+_SPAN_COLOURS = {"marked": "#2e7d32", "weak": "#f9a825", "unmarked": "#c62828", "short": "#9e9e9e"}
+_STYLE = """
+body{font:15px/1.45 system-ui,-apple-system,'Segoe UI',Roboto,'Noto Sans',sans-serif;margin:0;color:#212121;background:#fafafa}
+main{max-width:1100px;margin:0 auto;padding:24px}
+h1{font-size:22px;margin:0 0 4px} h2{font-size:18px;margin:28px 0 8px;border-bottom:1px solid #ddd;padding-bottom:4px}
+.verdict{color:#fff;padding:16px 20px;border-radius:8px} .verdict p{margin:4px 0 0}
+table{border-collapse:collapse;width:100%;background:#fff} td,th{border:1px solid #e0e0e0;padding:4px 8px;text-align:left;vertical-align:top}
+th{background:#f5f5f5;width:28%} code,.mono{font-family:ui-monospace,Menlo,Consolas,monospace;font-size:13px;word-break:break-all}
+ul.reasons li{margin-bottom:6px} .evidence{color:#555;font-size:13px}
+.frames{display:flex;flex-wrap:wrap;gap:12px} figure{margin:0;background:#fff;border:1px solid #e0e0e0;padding:6px}
+figure img{display:block;max-width:520px;height:auto} figcaption{font-size:12px;color:#555;max-width:520px}
+.ok{color:#1b5e20} .bad{color:#b71c1c} footer{margin-top:32px;font-size:12px;color:#757575}
+"""
+
+
+def _e(value: object) -> str:
+    return html.escape("-" if value is None or value == "" else str(value))
+
+
+def _table(rows: list[tuple[str, object]], *, mono: bool = False) -> str:
+    cls = ' class="mono"' if mono else ""
+    return "<table>" + "".join(f"<tr><th>{_e(k)}</th><td{cls}>{_e(v)}</td></tr>" for k, v in rows) + "</table>"
+
+
+def _score_chart(timeline: Timeline, duration: float, correlations: list[float | None] | None) -> str:
+    """Inline SVG: the mark's score per span (coloured by state) and, below, the fingerprint per second."""
+    width, height, left, bottom = 900, 240, 70, 30
+    plot_w, plot_h = width - left - 10, 150
+    span_end = max([duration] + [span.end for span in timeline.spans])
+    top = max([10.0] + [span.score for span in timeline.spans]) * 1.1
+
+    def x(t: float) -> float:
+        return left + plot_w * t / span_end
+
+    def y(score: float) -> float:
+        return 10 + plot_h * (1 - max(0.0, score) / top)
+
+    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
+             f'viewBox="0 0 {width} {height}" role="img" aria-label="watermark score over time">',
+             f'<rect x="{left}" y="10" width="{plot_w}" height="{plot_h}" fill="#fff" stroke="#bdbdbd"/>']
+    for span, state in zip(timeline.spans, timeline.states()):
+        if state == "unmarked":  # a score near zero draws no bar: shade the whole span instead
+            parts.append(f'<rect x="{x(span.start):.1f}" y="10" width="{x(span.end) - x(span.start):.1f}" '
+                         f'height="{plot_h}" fill="{_SPAN_COLOURS[state]}" fill-opacity="0.18"/>')
+        parts.append(f'<rect x="{x(span.start) + 1:.1f}" y="{y(span.score):.1f}" '
+                     f'width="{max(1.0, x(span.end) - x(span.start) - 2):.1f}" '
+                     f'height="{10 + plot_h - y(span.score):.1f}" fill="{_SPAN_COLOURS[state]}">'
+                     f'<title>{span.start:g}-{span.end:g} s: score {span.score:.1f}, {state}</title></rect>')
+    weak = y(WEAK_SCORE)
+    parts.append(f'<line x1="{left}" x2="{left + plot_w}" y1="{weak:.1f}" y2="{weak:.1f}" stroke="#212121" '
+                 'stroke-dasharray="4 3"/>')
+    for tick in range(0, int(top) + 1, max(1, int(top) // 5)):
+        parts.append(f'<text x="{left - 6}" y="{y(tick) + 4:.1f}" font-size="11" text-anchor="end">{tick}</text>')
+    step = max(1, round(span_end / 10))
+    for second in range(0, int(span_end) + 1, step):
+        parts.append(f'<text x="{x(second):.1f}" y="{height - 44}" font-size="11" text-anchor="middle">{second} s</text>')
+    parts.append(f'<text x="12" y="{10 + plot_h / 2}" font-size="11" transform="rotate(-90 12 {10 + plot_h / 2})" '
+                 'text-anchor="middle">mark score</text>')
+    if correlations is not None:
+        row_y = height - bottom
+        parts.append(f'<text x="{left - 6}" y="{row_y + 12}" font-size="11" text-anchor="end">pictures</text>')
+        for second, value in enumerate(correlations):
+            colour = "#e0e0e0" if value is None else ("#2e7d32" if value >= MATCH_CORRELATION else "#c62828")
+            label = "flat, not compared" if value is None else f"correlation {value:.2f}"
+            parts.append(f'<rect x="{x(second) + 1:.1f}" y="{row_y}" width="{max(1.0, x(1) - x(0) - 2):.1f}" '
+                         f'height="16" fill="{colour}"><title>{second}-{second + 1} s: {label}</title></rect>')
+    parts.append("</svg>")
+    return "".join(parts)
+
+
+def _jpeg(rgb: np.ndarray) -> str:
+    ok, data = cv2.imencode(".jpg", cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, 85])
+    return "data:image/jpeg;base64," + base64.b64encode(data.tobytes()).decode("ascii")
+
+
+def _frames(verification: Verification) -> str:
+    """Key frames; the first carries the outline of where a declared notice is drawn by default."""
+    claims = verification.manifest.claims if verification.manifest else None
+    declared = claims.visible_notice if claims else None
+    facts = verification.file
+    figures = []
+    for frame in verification.keyframes:
+        rgb = frame.rgb.copy()
+        caption = f"{frame.time:.2f} s"
+        if declared and frame.time < 2.0:
+            over = manifests.Notice(declared).overlay(facts.width, facts.height)
+            scale = rgb.shape[1] / facts.width
+            h, w = over.rgba.shape[:2]
+            corner = (round(over.x * scale), round(over.y * scale))
+            cv2.rectangle(rgb, corner, (round((over.x + w) * scale), round((over.y + h) * scale)), (255, 0, 255), 2)
+            caption += f": magenta outline = where the declared notice {declared!r} sits (default position)"
+        figures.append(f'<figure><img src="{_jpeg(rgb)}" alt="frame at {frame.time:.2f} s">'
+                       f"<figcaption>{_e(caption)}</figcaption></figure>")
+    return '<div class="frames">' + "".join(figures) + "</div>" if figures else "<p>No key frames kept.</p>"
+
+
+def html_report(verification: Verification) -> str:
+    """A self-contained HTML page of the verification, readable without aimark.
+
+    Parameters
+    ----------
+    verification : Verification
+        From :func:`aimark.verify.verify`, with ``keyframes=True`` for the pictures.
+
+    Returns
+    -------
+    str
+        The page: inline styles, the score chart as inline SVG, key frames as base64 JPEG.
+
+    Examples
+    --------
+    >>> Path("report.html").write_text(html_report(verify("upload.mp4", keyframes=True)))  # doctest: +SKIP
+    """
+    v, facts, verdict = verification, verification.file, verification.verdict
+    family = verdict.kind.family.name.lower()
+    body = [f'<div class="verdict" style="background:{_COLOURS[family]}"><h1>{_e(verdict.kind.title)}</h1>']
+    if verdict.author or verdict.model:
+        body.append(f"<p>Made by {_e(_model(v))}</p>")
+    body.append(f"<p>File <code style=\"color:#fff\">{_e(facts.path)}</code> · verdict <b>{_e(verdict.kind.code)}</b>"
+                f" · family {_e(family)} (exit status {verdict.exit_status})</p></div>")
+    body.append("<h2>Why</h2><ul class=\"reasons\">" + "".join(
+        f"<li>{_e(r.finding)}<br><span class=\"evidence\">evidence: {_e(r.evidence)}</span></li>"
+        for r in verdict.reasons) + "</ul>")
+
+    body.append("<h2>Content Credentials (C2PA manifest)</h2>")
+    report = v.manifest
+    if report is None:
+        body.append("<p>This container cannot carry a C2PA manifest (MP4 and MOV can).</p>")
+    else:
+        body.append(_table([("Manifest", f"present ({report.manifests})" if report.manifest_present else "absent"),
+                            ("Validation", report.verdict), ("Signer", report.signer)]))
+        if report.claims:
+            c = report.claims
+            body.append("<h3>Claims" + (" (not verified: the manifest is invalid)" if
+                                        report.state is manifests.ValidationState.INVALID else "") + "</h3>")
+            body.append(_table([("AI-generated", f"{'yes' if c.ai_generated else 'no'} ({c.digital_source_type})"),
+                                ("Author", c.author), ("Model", " ".join(p for p in (c.model, c.model_version) if p)),
+                                ("Organisation", c.organisation), ("Created", c.created),
+                                ("Identifier", c.identifier), ("Watermark (soft binding)", c.watermark_identifier),
+                                ("Training and mining", ", ".join(f"{k} {u}" for k, u in c.training_mining.items())),
+                                ("Prompt digest", c.prompt_digest), ("Visible notice", c.visible_notice),
+                                ("Claim generator", c.claim_generator)]))
+        if report.reasons:
+            body.append("<h3>Validation reasons and codes</h3><ul>" + "".join(f"<li><code>{_e(r)}</code></li>"
+                                                                  for r in report.reasons) + "</ul>")
+        body.append("<h3>Disclosure items</h3><table><tr><th>Rule</th><th>Item</th><th>Found</th></tr>" + "".join(
+            f"<tr><td>{_e(d.regime)}</td><td>{_e(d.item)}</td><td class=\"{'ok' if d.found else 'bad'}\">"
+            f"{'yes' if d.found else 'no'}: {_e(d.detail)}</td></tr>" for d in report.disclosures) + "</table>")
+
+    body.append("<h2>AIGC label (GB 45438-2025 implicit label)</h2>")
+    body.append(_table(list(v.aigc.to_dict().items()), mono=True) if v.aigc else
+                "<p>No <code>AIGC</code> key in the container metadata.</p>")
+
+    body.append("<h2>Invisible watermark</h2><table><tr><th>Key</th><th>Result</th></tr>" + "".join(
+        f"<tr><td class=\"mono\">{_e(_key_name(d.key_id))}</td><td>{'detected' if d.detected else 'not detected'}"
+        f", identifier {_e(d.identifier)}, score {d.score:.1f}, false-alarm bound {d.false_alarm_probability:.1e}, "
+        f"{d.frames_analyzed} frames, scale {d.scale:.3f}{', mirrored' if d.flipped else ''}</td></tr>"
+        for d in v.detections) + "</table>")
+    if v.timeline is not None:
+        body.append("<h3>Score over time</h3>" + _score_chart(
+            v.timeline, facts.duration, v.fingerprint.correlations if v.fingerprint else None))
+        body.append(f"<p class=\"mono\">{_e(v.timeline.bar())}</p><p>Bars: the mark's score per "
+                    f"{v.timeline.span_seconds:g} s span at the alignment found for the whole video "
+                    f"(green marked, amber weak, red no mark, grey too few frames); below the dashed line "
+                    f"(score {WEAK_SCORE:g}) a span counts as unmarked. "
+                    + ("The lower row compares the pictures, second by second, with the fingerprint "
+                       "registered at stamping (green same pictures, red different, grey flat). " if v.fingerprint
+                       else "") + _e(_NO_TIME_CODE) + "</p>")
+        if v.timeline.unmarked:
+            body.append("<p class=\"bad\">No mark in: " + _e(", ".join(f"{a:g}-{b:g} s" for a, b in
+                                                                       v.timeline.unmarked)) + "</p>")
+
+    body.append("<h2>Manifest repository</h2>")
+    if v.record is not None:
+        body.append(_table([(k, val) for k, val in v.record.to_dict().items()] +
+                           [("Looked up in", v.repository)], mono=True))
+    else:
+        body.append(f"<p>No record found ({_e(v.repository or 'no repository on the verifying machine')}).</p>")
+
+    body.append("<h2>Key frames</h2>" + _frames(v))
+    body.append("<h2>File</h2>" + _table([
+        ("Path", facts.path), ("Size", f"{facts.size_bytes:,} bytes"), ("SHA-256", facts.sha256),
+        ("Container", facts.container), ("Video codec", facts.codec),
+        ("Resolution", f"{facts.width}x{facts.height} ({facts.pixel_format})"),
+        ("Frame rate", f"{facts.frame_rate:.3f} fps"), ("Duration", f"{facts.duration:.2f} s"),
+        ("Frames", facts.frames), ("Audio streams", facts.audio_streams)]))
+    generated = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
+    body.append(f"<footer>Written by aimark {_e(__version__)} on {generated} in {v.seconds:.1f} s. The "
+                "watermark's false-alarm bound is the probability that a video without this key's mark scores "
+                "this high; a valid but untrusted manifest is intact but its signer is not vouched for by a "
+                "trusted root.</footer>")
+    return ("<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\">"
+            f"<title>aimark verification: {_e(verdict.kind.title)}</title>"
+            f"<style>{_STYLE}</style></head><body><main>{''.join(body)}</main></body></html>")
+
+
+def write_html_report(verification: Verification, path: str | os.PathLike[str]) -> Path:
+    """Write :func:`html_report` to ``path`` (UTF-8).
+
+    Raises
+    ------
+    ReportError
+        If the file cannot be written.
+    """
+    path = Path(path)
+    try:
+        path.write_text(html_report(verification), encoding="utf-8")
+    except OSError as error:
+        raise ReportError(f"cannot write the report '{path}' ({error.strerror}); choose a writable path") from None
+    return path

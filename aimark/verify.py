@@ -36,6 +36,8 @@ KEYFRAME_SIDE = 640
 #: hypothesis per span), while footage without the mark scores near 0. Below it, a span
 #: counts as unmarked.
 WEAK_SCORE = 3.0
+#: Timeline characters per span state.
+SPAN_SYMBOLS = {"marked": "█", "weak": "▒", "unmarked": "·", "short": "?"}
 
 
 @dataclass(frozen=True)
@@ -75,14 +77,18 @@ class Timeline:
     unmarked: tuple[tuple[float, float], ...]
     order_checked: bool = False
 
+    def states(self) -> list[str]:
+        """Per span: 'marked', 'weak', 'unmarked' or 'short' (too few frames to tell)."""
+        return [_state(span, self.spans) for span in self.spans]
+
     def bar(self) -> str:
         """One character per span: '█' marked, '▒' weak, '·' unmarked, '?' too few frames to tell."""
-        return "".join(_state(span, self.spans)[0] for span in self.spans)
+        return "".join(SPAN_SYMBOLS[state] for state in self.states())
 
     def to_dict(self) -> dict:
         return {"span_seconds": self.span_seconds, "bar": self.bar(), "order_checked": self.order_checked,
                 "unmarked": [list(span) for span in self.unmarked],
-                "spans": [{**asdict(span), "state": _state(span, self.spans)[2:]} for span in self.spans]}
+                "spans": [{**asdict(span), "state": state} for span, state in zip(self.spans, self.states())]}
 
 
 @dataclass(frozen=True)
@@ -153,19 +159,19 @@ class Verification:
 
 
 def _state(span: watermark.Span, spans: Sequence[watermark.Span]) -> str:
-    """'█ marked', '▒ weak', '· unmarked' or '? short' (a tail with too few frames to tell)."""
+    """'marked', 'weak', 'unmarked' or 'short' (a tail with too few frames for its score to tell)."""
     if span.marked:
-        return "█ marked"
+        return "marked"
     if span.frames < 0.5 * float(np.median([s.frames for s in spans])):
-        return "? short"
-    return "▒ weak" if span.score >= WEAK_SCORE else "· unmarked"
+        return "short"
+    return "weak" if span.score >= WEAK_SCORE else "unmarked"
 
 
 def _timeline(detection: watermark.Detection) -> Timeline:
     spans = tuple(detection.spans)
     unmarked: list[tuple[float, float]] = []
     for span in spans:
-        if _state(span, spans) != "· unmarked":
+        if _state(span, spans) != "unmarked":
             continue
         if unmarked and abs(unmarked[-1][1] - span.start) < 1e-9:
             unmarked[-1] = (unmarked[-1][0], span.end)
@@ -230,7 +236,7 @@ def _recorded(record: Record | None, observed: np.ndarray) -> FingerprintMatch |
 def verify(path: str | os.PathLike[str], *, keys: Iterable[watermark.Key] = (),
            trust_anchors: str | os.PathLike[str] | None = None,
            repository: ManifestRepository | str | os.PathLike[str] | None = None,
-           keyframes: Sequence[float] | None = None,
+           keyframes: bool = False,
            progress: Callable[[int], None] | None = None) -> Verification:
     """Check one video's manifest, watermark and registration, and cross-check them.
 
@@ -244,8 +250,8 @@ def verify(path: str | os.PathLike[str], *, keys: Iterable[watermark.Key] = (),
         PEM root certificates whose signatures count as trusted.
     repository : ManifestRepository or path-like, optional
         Where to resolve identifiers. Default: ``<aimark home>/repository.sqlite`` if it exists.
-    keyframes : sequence of float, optional
-        Times (seconds) of pictures to keep for a report; default none.
+    keyframes : bool
+        Keep a few pictures for a report (see :func:`keyframe_times`).
     progress : callable, optional
         Called with 1 after each decoded frame.
 
@@ -273,7 +279,7 @@ def verify(path: str | os.PathLike[str], *, keys: Iterable[watermark.Key] = (),
     unique = {key.key_id: key for key in [*keys, watermark.DEFAULT_KEY]}
     detectors = [watermark.Detector(key) for key in unique.values()]
     signatures, times, kept = [], [], []
-    wanted = sorted(keyframes or ())
+    wanted = sorted(keyframe_times(facts.duration)) if keyframes else []
     for picture in read_pictures(path, progress=progress):
         for detector in detectors:
             detector.add(picture.luma, time=picture.time, bit_depth=picture.bit_depth)

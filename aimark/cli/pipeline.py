@@ -12,7 +12,7 @@ import click
 import watermark
 from aimark.cli.output import emit_json, json_option, progress, quiet_option, user_errors
 from aimark.cli.provenance import signer_options
-from aimark.report import text_report
+from aimark.report import text_report, write_html_report
 from aimark.settings import SETTINGS_ENV, Settings
 from aimark.stamp import StampResult, Stamper
 from aimark.verify import verify as verify_file
@@ -114,13 +114,15 @@ def stamp(input_path: str, output_path: str, author: str, model: str, model_vers
               help="Watermark key file to detect with (repeatable); the public default key is always tried.")
 @click.option("--trust-anchors", type=click.Path(dir_okay=False), metavar="PEM",
               help="PEM root certificates whose signatures count as trusted.")
+@click.option("--report", "report_path", type=click.Path(dir_okay=False), metavar="HTML",
+              help="Also write a self-contained HTML forensic report (chart, key frames, hashes).")
 @repository_option
 @settings_option
 @json_option
 @quiet_option
 @user_errors
-def verify(input_path: str, key_paths: tuple[str, ...], trust_anchors: str | None, repository_path: str | None,
-           settings_path: str | None, as_json: bool, quiet: bool) -> None:
+def verify(input_path: str, key_paths: tuple[str, ...], trust_anchors: str | None, report_path: str | None,
+           repository_path: str | None, settings_path: str | None, as_json: bool, quiet: bool) -> None:
     """Say who made INPUT, whether it is AI-generated, and whether it is intact.
 
     Reads the C2PA manifest and validates it, detects the watermark with each
@@ -139,14 +141,17 @@ def verify(input_path: str, key_paths: tuple[str, ...], trust_anchors: str | Non
 
     \b
     Example:
-      aimark verify upload.mp4 --key provider.key --json
+      aimark verify upload.mp4 --key provider.key --report upload.html
     """
     settings = _settings(settings_path)
     keys = [watermark.Key.load(path) for path in key_paths] or ([watermark.Key.load(settings.key)]
                                                                  if settings.key else [])
     with progress("Verifying", watermark.probe(input_path).frames or None, quiet) as advance:
         result = verify_file(input_path, keys=keys, trust_anchors=trust_anchors,
-                             repository=repository_path or settings.repository, progress=advance)
+                             repository=repository_path or settings.repository,
+                             keyframes=report_path is not None, progress=advance)
+    if report_path is not None:
+        write_html_report(result, report_path)
     if as_json:
         emit_json(result.to_dict())
     else:
