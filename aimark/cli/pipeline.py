@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 import sys
 from pathlib import Path
 from typing import Any
@@ -10,7 +11,8 @@ from typing import Any
 import click
 
 import watermark
-from aimark.cli.output import emit_json, json_option, progress, quiet_option, user_errors
+from aimark.batch import BatchItem, expand, verify_many
+from aimark.cli.output import EXIT_USAGE, emit_json, json_option, progress, quiet_option, user_errors
 from aimark.cli.provenance import signer_options
 from aimark.report import text_report, write_html_report
 from aimark.settings import SETTINGS_ENV, Settings
@@ -108,47 +110,75 @@ def stamp(input_path: str, output_path: str, author: str, model: str, model_vers
         click.echo(_stamped_text(result))
 
 
+def _batch_line(item: BatchItem) -> str:
+    data = item.to_dict()
+    if item.error:
+        return f"error        {item.path}: {item.error}"
+    who = " / ".join(part for part in (data["author"], data["model"]) if part)
+    return f"{data['verdict']:<13}{item.path}" + (f"  ({who})" if who else "")
+
+
 @click.command()
-@click.argument("input_path", metavar="INPUT", type=click.Path(dir_okay=False))
+@click.argument("inputs", metavar="INPUT...", nargs=-1, required=True, type=click.Path())
 @click.option("--key", "key_paths", multiple=True, type=click.Path(dir_okay=False),
               help="Watermark key file to detect with (repeatable); the public default key is always tried.")
 @click.option("--trust-anchors", type=click.Path(dir_okay=False), metavar="PEM",
               help="PEM root certificates whose signatures count as trusted.")
 @click.option("--report", "report_path", type=click.Path(dir_okay=False), metavar="HTML",
-              help="Also write a self-contained HTML forensic report (chart, key frames, hashes).")
+              help="Also write a self-contained HTML forensic report (one INPUT file only).")
+@click.option("--json-lines", is_flag=True, help="Many files: one JSON object per line, in input order.")
 @repository_option
 @settings_option
 @json_option
 @quiet_option
 @user_errors
-def verify(input_path: str, key_paths: tuple[str, ...], trust_anchors: str | None, report_path: str | None,
-           repository_path: str | None, settings_path: str | None, as_json: bool, quiet: bool) -> None:
-    """Say who made INPUT, whether it is AI-generated, and whether it is intact.
+def verify(inputs: tuple[str, ...], key_paths: tuple[str, ...], trust_anchors: str | None, report_path: str | None,
+           json_lines: bool, repository_path: str | None, settings_path: str | None, as_json: bool,
+           quiet: bool) -> None:
+    """Say who made a video, whether it is AI-generated, and whether it is intact.
 
     Reads the C2PA manifest and validates it, detects the watermark with each
     --key (and the public default key) in one decode, resolves the identifier
     in the manifest repository, compares the pictures with the fingerprint
     registered at stamping, and cross-checks the layers.
 
+    Several files or folders (videos found recursively) are verified on all
+    cores, one line per file (--json-lines for JSON), with a progress bar.
+
     \b
-    Exit status (the verdict's family):
+    Exit status for one file (the verdict's family):
       0  labelled AI-generated and intact
       3  AI-generated, signed label stripped (recovered from the watermark, or watermark only)
       4  tampered: content changed since signing, manifest and watermark disagree,
          or the mark copied onto other pictures
       5  no AI label found
       2  INPUT or an option cannot be used
+    For several files: 0 when every file was verified (verdicts are in the
+    lines), 2 when any could not be.
 
     \b
-    Example:
+    Examples:
       aimark verify upload.mp4 --key provider.key --report upload.html
+      aimark verify uploads/ --key provider.key --json-lines > verdicts.jsonl
     """
     settings = _settings(settings_path)
-    keys = [watermark.Key.load(path) for path in key_paths] or ([watermark.Key.load(settings.key)]
-                                                                 if settings.key else [])
-    with progress("Verifying", watermark.probe(input_path).frames or None, quiet) as advance:
-        result = verify_file(input_path, keys=keys, trust_anchors=trust_anchors,
-                             repository=repository_path or settings.repository,
+    key_paths = key_paths or ((str(settings.key),) if settings.key else ())
+    repository = repository_path or settings.repository
+    single = len(inputs) == 1 and not Path(inputs[0]).is_dir() and not json_lines
+    if not single:
+        if report_path or as_json:
+            raise click.UsageError("--report and --json take one INPUT file; use --json-lines for many")
+        files = expand(inputs)
+        failed = False
+        with progress("Verifying", len(files), quiet) as advance:
+            for item in verify_many(files, key_paths=key_paths, trust_anchors=trust_anchors, repository=repository):
+                failed = failed or item.error is not None
+                click.echo(json.dumps(item.to_dict(), default=str) if json_lines else _batch_line(item))
+                advance(1)
+        sys.exit(EXIT_USAGE if failed else 0)
+    keys = [watermark.Key.load(path) for path in key_paths]
+    with progress("Verifying", watermark.probe(inputs[0]).frames or None, quiet) as advance:
+        result = verify_file(inputs[0], keys=keys, trust_anchors=trust_anchors, repository=repository,
                              keyframes=report_path is not None, progress=advance)
     if report_path is not None:
         write_html_report(result, report_path)
