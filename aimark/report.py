@@ -175,6 +175,15 @@ def _jpeg(rgb: np.ndarray) -> str:
     return "data:image/jpeg;base64," + base64.b64encode(data.tobytes()).decode("ascii")
 
 
+def _drawable(text: str) -> bool:
+    """Whether the bundled font can draw a declared notice (a custom one may need another font)."""
+    try:
+        manifests.Notice(text)
+    except manifests.ManifestError:
+        return False
+    return True
+
+
 def _frames(verification: Verification) -> str:
     """Key frames; the first carries the outline of where a declared notice is drawn by default."""
     claims = verification.manifest.claims if verification.manifest else None
@@ -184,7 +193,7 @@ def _frames(verification: Verification) -> str:
     for frame in verification.keyframes:
         rgb = frame.rgb.copy()
         caption = f"{frame.time:.2f} s"
-        if declared and frame.time < 2.0:
+        if declared and frame.time < 2.0 and _drawable(declared):
             over = manifests.Notice(declared).overlay(facts.width, facts.height)
             scale = rgb.shape[1] / facts.width
             h, w = over.rgba.shape[:2]

@@ -68,6 +68,9 @@ _TABLES: dict[str, dict[str, str]] = {
     "repository": {"path": "repository"},
 }
 _PATHS = {"key", "certificate", "private_key", "repository"}
+# What each field's value must be in the file: text, a number, or true/false.
+_NUMBERS = {"strength", "notice_seconds", "crf"}
+_FLAGS = {"notice"}
 
 
 @dataclass(frozen=True)
@@ -152,16 +155,13 @@ class Settings:
             elif name in _TABLES:
                 values.update(_table(name, value, path))
             elif name in _TOP:
-                values[_TOP[name]] = value
+                values[_TOP[name]] = _checked(name, _TOP[name], value, path)
             else:
                 raise SettingsError(f"settings file '{path}' has an unknown key {name!r}; known: "
                                     + ", ".join([*_TOP, *_TABLES, "training_mining"]))
         for name in _PATHS & values.keys():
             values[name] = path.parent / Path(values[name]).expanduser()
-        try:
-            return cls(**values)
-        except TypeError as error:
-            raise SettingsError(f"settings file '{path}': {error}") from None
+        return cls(**values)
 
     @classmethod
     def from_environment(cls) -> Settings:
@@ -182,6 +182,20 @@ class Settings:
         return replace(self, **{name: value for name, value in changes.items() if value is not None})
 
 
+def _kind(value: Any) -> str:
+    if isinstance(value, bool):  # before numbers: True is an int to Python, not to a settings file
+        return "true or false"
+    return "a number" if isinstance(value, (int, float)) else "text" if isinstance(value, str) else "a table"
+
+
+def _checked(key: str, field_name: str, value: Any, path: Path) -> Any:
+    """``value`` if it has the kind the field takes, else a SettingsError naming the key."""
+    wanted = "a number" if field_name in _NUMBERS else "true or false" if field_name in _FLAGS else "text"
+    if _kind(value) != wanted:
+        raise SettingsError(f"settings file '{path}': {key} = {value!r} should be {wanted}")
+    return value
+
+
 def _table(name: str, value: Any, path: Path) -> dict[str, Any]:
     if not isinstance(value, dict):
         raise SettingsError(f"settings file '{path}': [{name}] must be a table")
@@ -189,7 +203,8 @@ def _table(name: str, value: Any, path: Path) -> dict[str, Any]:
     if unknown:
         raise SettingsError(f"settings file '{path}' has unknown key(s) {', '.join(sorted(unknown))} "
                             f"in [{name}]; known: {', '.join(_TABLES[name])}")
-    return {_TABLES[name][key]: item for key, item in value.items()}
+    return {_TABLES[name][key]: _checked(f"{name}.{key}", _TABLES[name][key], item, path)
+            for key, item in value.items()}
 
 
 def _training(value: Any, path: Path) -> manifests.TrainingMining:

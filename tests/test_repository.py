@@ -93,3 +93,8 @@ def test_cli_list_show_export(tmp_path):
     assert exported.exit_code == 0 and out.read_bytes() == b"\x00jumb" * 10
     missing = runner.invoke(main, ["repository", "show", "00000000000000ff", "--repository", str(path)])
     assert missing.exit_code == 2 and missing.output.startswith("Error: identifier 00000000000000ff is not in")
+
+
+def test_repository_commands_have_help_with_an_example():
+    for name, command in main.commands["repository"].commands.items():
+        assert "Example" in (command.help or ""), name

@@ -133,6 +133,8 @@ path = "repo.sqlite"
     ("profile = 'us'", "label profile 'us'"),
     ("[signing]\ncertificate = 'x.pem'", "together, or neither"),
     ("organisation = ", "not valid TOML"),
+    ("[encoder]\ncrf = 'high'", "encoder.crf = 'high' should be a number"),
+    ("[notice]\nshow = 1", "notice.show = 1 should be true or false"),
 ])
 def test_settings_mistakes_are_named(tmp_path, text, message):
     path = tmp_path / "s.toml"
