@@ -191,7 +191,9 @@ def render(records: Sequence[Record], clips: Sequence[Clip], attacks: Sequence[A
 
 def notes(records: Sequence[Record], attacks: Sequence[Attack]) -> str:
     """What each attack does, and where it deviated for a clip."""
-    lines = ["Attacks (outputs are H.264 CRF 23, preset medium, unless stated; no audio):", ""]
+    lines = ["Attacks (outputs are H.264 CRF 23, preset medium, yuv420p, unless stated; no audio; "
+             "an odd last row or column, as in the 720x405 kivy clip, is cropped off because "
+             "yuv420p needs even sizes):", ""]
     for a in attacks:
         lines.append(f"- `{a.name}`: {a.description} Output: {a.output.describe()}.")
         for r in records:

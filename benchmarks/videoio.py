@@ -152,8 +152,16 @@ class Writer:
         return stream
 
     def write(self, picture: np.ndarray | VideoFrame) -> None:
-        """Encode one picture: an RGB array or a decoded frame (re-encode path)."""
+        """Encode one picture: an RGB array or a decoded frame (re-encode path).
+
+        yuv420p needs even sizes; an odd row or column (the 720x405 clip) is
+        cropped off, as a platform's transcoder must do one way or another.
+        """
+        if isinstance(picture, VideoFrame) and (picture.width % 2 or picture.height % 2):
+            picture = picture.to_ndarray(format="rgb24")
         if isinstance(picture, np.ndarray):
+            h, w = picture.shape[:2]
+            picture = picture[: h - h % 2, : w - w % 2]
             frame = VideoFrame.from_ndarray(np.ascontiguousarray(picture), format="rgb24")
         else:
             frame = picture
