@@ -33,7 +33,7 @@ import numpy as np
 from watermark.keys import DEFAULT_KEY, Key
 from watermark.pattern import BAND, CELLS_PER_SHORT_SIDE, TILE_CELLS, layout
 from watermark.payload import CRC_PASS_PROBABILITY, decode_soft, format_identifier
-from watermark.video import Progress, read_pictures
+from watermark.video import Picture, Progress, read_pictures
 
 WORKING_CELL = 3
 WORKING_SHORT_SIDE = CELLS_PER_SHORT_SIDE * WORKING_CELL
@@ -43,10 +43,17 @@ MAX_FALSE_ALARM = 1e-6
 #: Scales searched: the pattern may appear this much smaller or larger.
 SCALE_RANGE = (0.5, 3.0)
 SCALE_STEP = 1.004
-_HIGHPASS_SIGMA = 1.0
+_HIGHPASS_SIGMA = 1.5
 _ENERGY_SIGMA = 3.0
-_CLIP = 2.0
+_CLIP = 3.0
+#: Energy floor (squared 8-bit levels): low, so flat areas, where smooth
+#: generated video keeps most of its mark, still count.
+_ENERGY_FLOOR = 0.05
 _ASSUMED_RATE = 25.0
+#: Evidence weight by how the source coded a frame: codecs spend more bits,
+#: and so keep more of the mark, on intra and predicted frames than on
+#: bidirectional ones.
+CODING_WEIGHTS = {"I": 4.0, "P": 2.0, "B": 1.0}
 
 
 def whiten(luma: np.ndarray, *, bit_depth: int = 8) -> np.ndarray:
@@ -75,7 +82,7 @@ def whiten(luma: np.ndarray, *, bit_depth: int = 8) -> np.ndarray:
         small *= 1.0 / (1 << (bit_depth - 8))
     high = small - cv2.GaussianBlur(small, (0, 0), _HIGHPASS_SIGMA)
     energy = cv2.GaussianBlur(high * high, (0, 0), _ENERGY_SIGMA)
-    white = high / np.sqrt(energy + 1.0)
+    white = high / np.sqrt(energy + _ENERGY_FLOOR)
     return np.clip(white, -_CLIP, _CLIP, out=white)
 
 
@@ -233,9 +240,15 @@ class Detector:
         self._frames = 0
         self._started = clock.perf_counter()
 
-    def add(self, luma: np.ndarray, *, time: float | None = None, bit_depth: int = 8) -> None:
-        """Add one frame's luma plane (``time`` in seconds; 25 fps assumed if None)."""
+    def add(self, luma: np.ndarray, *, time: float | None = None, bit_depth: int = 8,
+            weight: float = 1.0) -> None:
+        """Add one frame's luma plane (``time`` in seconds; 25 fps assumed if None).
+
+        ``weight`` scales the frame's evidence; it must not depend on the key.
+        """
         white = whiten(luma, bit_depth=bit_depth)
+        if weight != 1.0:
+            white *= weight
         if self._shape is None:
             self._shape = white.shape
         elif white.shape != self._shape:
@@ -253,6 +266,11 @@ class Detector:
         self._frames += 1
         if len(self._spans) > self.max_spans:
             self._merge_spans()
+
+    def add_picture(self, picture: Picture) -> None:
+        """Add a decoded :class:`~watermark.video.Picture`, weighted by its coding."""
+        self.add(picture.luma, time=picture.time, bit_depth=picture.bit_depth,
+                 weight=CODING_WEIGHTS.get(picture.coding, 1.0))
 
     def _merge_spans(self) -> None:
         self.span_seconds *= 2
@@ -380,5 +398,5 @@ def detect_file(path: str | os.PathLike[str], key: Key = DEFAULT_KEY, *,
     """
     detector = Detector(key, max_false_alarm=max_false_alarm)
     for picture in read_pictures(path, progress=progress):
-        detector.add(picture.luma, time=picture.time, bit_depth=picture.bit_depth)
+        detector.add_picture(picture)
     return detector.result()

@@ -35,6 +35,8 @@ MAX_SIDE, MAX_PIXELS = 8192, 8192 * 4608
 #: Container metadata the muxer writes itself.
 _MUXER_KEYS = {"encoder", "major_brand", "minor_version", "compatible_brands"}
 
+_CODING = {1: "I", 2: "P", 3: "B"}  # av.video.frame.PictureType values
+
 FrameTransform = Callable[["Picture"], None]
 Progress = Callable[[int], None]
 
@@ -97,12 +99,15 @@ class Picture:
         Presentation time in seconds.
     index : int
         Position in decoding order of output frames, from 0.
+    coding : str
+        How the source coded it: 'I', 'P', 'B', or '' when unknown.
     """
 
     planes: list[np.ndarray]
     bit_depth: int
     time: float
     index: int
+    coding: str = ""
 
     @property
     def luma(self) -> np.ndarray:
@@ -251,9 +256,10 @@ def read_pictures(path: str | os.PathLike[str], *, progress: Progress | None = N
         clock = _Clock(stream)
         index = 0
         for frame in _decoded_frames(container, path):
+            coding = _CODING.get(int(frame.pict_type), "")
             frame = _as_planar_yuv(frame)
             yield Picture(_plane_views(frame), frame.format.components[0].bits,
-                          float(clock.stamp(frame) * clock.time_base), index)
+                          float(clock.stamp(frame) * clock.time_base), index, coding)
             index += 1
             if progress:
                 progress(1)
