@@ -147,6 +147,10 @@ def decide(evidence: Evidence) -> Verdict:
                                                                      else " (identifier unreadable)"),
                               f"key {detection.key_id}, score {detection.score:.1f}, false-alarm bound "
                               f"{detection.false_alarm_probability:.1e} over {detection.frames_analyzed} frames"))
+    if e.aigc is not None and mark_id and e.aigc.produce_id and e.aigc.produce_id != mark_id:
+        reasons.append(Reason("the AIGC label's ProduceID is not the watermark identifier: relabelled "
+                              "metadata, or another producer's numbering",
+                              f"ProduceID {e.aigc.produce_id}, watermark {mark_id}"))
     if e.unmarked_spans:
         reasons.append(Reason("parts of the video carry no mark: replaced or inserted footage, or too "
                               "damaged to read", _spans(e.unmarked_spans)))

@@ -75,6 +75,16 @@ def test_platform_reencode_still_recovers_author_and_model(stamped, tmp_path):
     assert result.file.height == 180 and result.timeline.unmarked == ()
 
 
+def test_a_relabelled_aigc_key_is_named(stamped, tmp_path):
+    relabelled = tmp_path / "relabelled.mp4"
+    manifests.write_aigc(remux(stamped.path, tmp_path / "remuxed.mp4"), relabelled,
+                         manifests.AigcLabel(content_producer="Other", produce_id="1111222233334444"))
+    result = check(relabelled, stamped)
+    assert result.verdict.kind is Kind.RECOVERED
+    assert any(r.evidence == f"ProduceID 1111222233334444, watermark {stamped.identifier}"
+               for r in result.verdict.reasons)
+
+
 def test_unknown_identifier_is_watermark_only(stamped, tmp_path):
     SQLiteRepository(tmp_path / "empty.sqlite").close()
     result = verify(remux(stamped.path, tmp_path / "remuxed.mp4"), repository=tmp_path / "empty.sqlite")
@@ -169,3 +179,18 @@ def test_cli_exit_status_text_and_json(stamped, tmp_path):
     assert data["timeline"]["bar"] == "█" * 10 and data["record"]["identifier"] == stamped.identifier
     missing = runner.invoke(main, ["verify", str(tmp_path / "nothing.mp4")])
     assert missing.exit_code == 2 and missing.output.startswith("Error: input")
+
+
+def test_quickstart_sample_stamp_verify_then_upload(tmp_path):
+    runner = CliRunner()
+    clip, stamped_clip = tmp_path / "clip.mp4", tmp_path / "stamped.mp4"
+    assert runner.invoke(main, ["sample", str(clip), "--seconds", "2"]).exit_code == 0
+    made = runner.invoke(main, ["stamp", str(clip), str(stamped_clip), "--author", "Ada Li", "--model", "VidGen"])
+    assert made.exit_code == 0, made.output
+    checked = runner.invoke(main, ["verify", str(stamped_clip)])
+    assert checked.exit_code == 0 and "Labelled AI-generated and intact" in checked.output
+    upload = platform_reencode(stamped_clip, tmp_path / "upload.mp4", height=360, bit_rate=400_000)
+    after = runner.invoke(main, ["verify", str(upload), "--json"])
+    data = json.loads(after.output)
+    assert after.exit_code == 3 and data["verdict"] == "recovered", data["reasons"]
+    assert (data["author"], data["model"]) == ("Ada Li", "VidGen")
