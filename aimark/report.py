@@ -45,7 +45,7 @@ def _timeline_lines(timeline: Timeline) -> list[str]:
     bar = timeline.bar()
     end = f"{timeline.span_seconds * len(bar):g} s"
     return [f"Timeline     {bar}   ({timeline.span_seconds:g} s per character; {_LEGEND})",
-            f"             0 s{end.rjust(max(len(bar) - 3, len(end)))}",
+            f"             0 s{end.rjust(max(len(bar), len(end) + 4) - 3)}",
             "             " + ("Unmarked: " + ", ".join(f"{a:g}-{b:g} s" for a, b in timeline.unmarked)
                                if timeline.unmarked else "Every span long enough to tell carries the mark."),
             "             " + _NO_TIME_CODE]

@@ -36,6 +36,7 @@ def test_text_report_names_verdict_layers_and_timeline(stamped):
     assert "Manifest     valid but untrusted (development credentials)" in text
     assert '"ContentProducer":"ACME"' in text
     assert re.search(r"Timeline     ███ +\(1 s per character", text)
+    assert "\n             0 s 3 s\n" in text  # the axis never runs its labels together
     assert "The order of spans cannot be checked" in text and text.endswith("Exit status  0 (intact)")
 
 
