@@ -282,7 +282,7 @@ def verify(path: str | os.PathLike[str], *, keys: Iterable[watermark.Key] = (),
     wanted = sorted(keyframe_times(facts.duration)) if keyframes else []
     for picture in read_pictures(path, progress=progress):
         for detector in detectors:
-            detector.add(picture.luma, time=picture.time, bit_depth=picture.bit_depth)
+            detector.add_picture(picture)
         signatures.append(fingerprint.frame_signature(picture.luma, bit_depth=picture.bit_depth))
         times.append(picture.time)
         if wanted and picture.time >= wanted[0]:
