@@ -128,6 +128,11 @@ path = "repo.sqlite"
     assert report.aigc.content_producer == "ACME-AI-001"
     assert result.key_id == watermark.Key.load(tmp_path / "provider.key").key_id
     assert result.repository == str(tmp_path / "repo.sqlite")
+    checked = CliRunner().invoke(main, ["verify", str(tmp_path / "out.mp4"), "--settings", str(settings_file),
+                                        "--trust-anchors", str(files.root), "--json"])
+    data = json.loads(checked.output)
+    assert checked.exit_code == 0 and data["manifest"]["state"] == "trusted"
+    assert data["watermark"]["key_id"] == result.key_id and data["record"]["identifier"] == result.identifier
 
 
 @pytest.mark.parametrize("text, message", [
