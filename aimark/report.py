@@ -88,6 +88,11 @@ def text_report(verification: Verification) -> str:
                      f"{v.record.registered:%Y-%m-%d %H:%M} UTC in {v.repository})")
     elif v.detection is not None:
         lines.append(f"Repository   no record for the identifier ({v.repository or 'no repository on this machine'})")
+    if v.recovered is not None:
+        c = v.recovered
+        lines.append(f"Registered   manifest claims {c.author}, {' '.join(p for p in (c.model, c.model_version) if p)}"
+                     f", {c.organisation or 'no organisation'}, notice {c.visible_notice or 'none'}; "
+                     + ", ".join(f"{k} {u}" for k, u in c.training_mining.items()))
     if v.fingerprint is not None:
         lines.append(f"Fingerprint  {v.fingerprint.matching} of {v.fingerprint.compared} seconds match the "
                      "pictures registered at stamping")
@@ -175,6 +180,16 @@ def _jpeg(rgb: np.ndarray) -> str:
     return "data:image/jpeg;base64," + base64.b64encode(data.tobytes()).decode("ascii")
 
 
+def _claims_table(c: manifests.Claims) -> str:
+    return _table([("AI-generated", f"{'yes' if c.ai_generated else 'no'} ({c.digital_source_type})"),
+                   ("Author", c.author), ("Model", " ".join(p for p in (c.model, c.model_version) if p)),
+                   ("Organisation", c.organisation), ("Created", c.created),
+                   ("Identifier", c.identifier), ("Watermark (soft binding)", c.watermark_identifier),
+                   ("Training and mining", ", ".join(f"{k} {u}" for k, u in c.training_mining.items())),
+                   ("Prompt digest", c.prompt_digest), ("Visible notice", c.visible_notice),
+                   ("Claim generator", c.claim_generator)])
+
+
 def _drawable(text: str) -> bool:
     """Whether the bundled font can draw a declared notice (a custom one may need another font)."""
     try:
@@ -186,7 +201,7 @@ def _drawable(text: str) -> bool:
 
 def _frames(verification: Verification) -> str:
     """Key frames; the first carries the outline of where a declared notice is drawn by default."""
-    claims = verification.manifest.claims if verification.manifest else None
+    claims = (verification.manifest.claims if verification.manifest else None) or verification.recovered
     declared = claims.visible_notice if claims else None
     facts = verification.file
     figures = []
@@ -241,22 +256,20 @@ def html_report(verification: Verification) -> str:
         body.append(_table([("Manifest", f"present ({report.manifests})" if report.manifest_present else "absent"),
                             ("Validation", report.verdict), ("Signer", report.signer)]))
         if report.claims:
-            c = report.claims
             body.append("<h3>Claims" + (" (not verified: the manifest is invalid)" if
                                         report.state is manifests.ValidationState.INVALID else "") + "</h3>")
-            body.append(_table([("AI-generated", f"{'yes' if c.ai_generated else 'no'} ({c.digital_source_type})"),
-                                ("Author", c.author), ("Model", " ".join(p for p in (c.model, c.model_version) if p)),
-                                ("Organisation", c.organisation), ("Created", c.created),
-                                ("Identifier", c.identifier), ("Watermark (soft binding)", c.watermark_identifier),
-                                ("Training and mining", ", ".join(f"{k} {u}" for k, u in c.training_mining.items())),
-                                ("Prompt digest", c.prompt_digest), ("Visible notice", c.visible_notice),
-                                ("Claim generator", c.claim_generator)]))
+            body.append(_claims_table(report.claims))
         if report.reasons:
             body.append("<h3>Validation reasons and codes</h3><ul>" + "".join(f"<li><code>{_e(r)}</code></li>"
                                                                   for r in report.reasons) + "</ul>")
         body.append("<h3>Disclosure items</h3><table><tr><th>Rule</th><th>Item</th><th>Found</th></tr>" + "".join(
             f"<tr><td>{_e(d.regime)}</td><td>{_e(d.item)}</td><td class=\"{'ok' if d.found else 'bad'}\">"
             f"{'yes' if d.found else 'no'}: {_e(d.detail)}</td></tr>" for d in report.disclosures) + "</table>")
+
+    if v.recovered is not None:
+        body.append("<h3>Claims of the manifest registered for the watermark identifier</h3><p>Signed at "
+                    "stamping and kept in the manifest repository; the watermark and the fingerprint tie "
+                    "them to this file.</p>" + _claims_table(v.recovered))
 
     body.append("<h2>AIGC label (GB 45438-2025 implicit label)</h2>")
     body.append(_table(list(v.aigc.to_dict().items()), mono=True) if v.aigc else

@@ -24,7 +24,7 @@ import manifests
 import watermark
 from aimark.verdict import Evidence, Verdict, decide
 from manifests.reading import manifest_store
-from manifests.repository import ManifestRepository, Record, SQLiteRepository, default_path
+from manifests.repository import ManifestRepository, Record, SQLiteRepository, default_path, stored_claims
 from watermark import fingerprint
 from watermark.fingerprint import FingerprintMatch
 from watermark.video import Picture, read_pictures
@@ -116,6 +116,8 @@ class Verification:
         The watermark found (None if no key found one).
     record : Record, optional
         The repository's record for the identifier found (or claimed).
+    recovered : manifests.Claims, optional
+        The claims of the registered manifest, when the file itself carries none.
     fingerprint : FingerprintMatch, optional
         The pictures against that record's fingerprint.
     timeline : Timeline, optional
@@ -134,6 +136,7 @@ class Verification:
     detections: tuple[watermark.Detection, ...]
     detection: watermark.Detection | None
     record: Record | None
+    recovered: manifests.Claims | None
     fingerprint: FingerprintMatch | None
     timeline: Timeline | None
     keyframes: tuple[KeyFrame, ...]
@@ -152,6 +155,7 @@ class Verification:
                             "false_alarm_probability": d.false_alarm_probability} for d in self.detections],
             "repository": self.repository,
             "record": self.record.to_dict() if self.record else None,
+            "recovered_claims": asdict(self.recovered) if self.recovered else None,
             "fingerprint": self.fingerprint.to_dict() if self.fingerprint else None,
             "timeline": self.timeline.to_dict() if self.timeline else None,
             "seconds": round(self.seconds, 3),
@@ -311,7 +315,9 @@ def verify(path: str | os.PathLike[str], *, keys: Iterable[watermark.Key] = (),
         report=report, manifest_labels=labels, detection=detection, keys_tried=len(detectors), record=record,
         match=match, claimed_record=claimed_record, claimed_match=claimed_match,
         unmarked_spans=timeline.unmarked if timeline else (), aigc=aigc))
-    return Verification(verdict, facts, report, aigc, detections, detection, record or claimed_record,
+    stripped = report is None or not report.manifest_present
+    recovered = stored_claims(record.store) if record is not None and stripped else None
+    return Verification(verdict, facts, report, aigc, detections, detection, record or claimed_record, recovered,
                         match or claimed_match, timeline, tuple(kept), location, time.perf_counter() - started)
 
 

@@ -29,7 +29,8 @@ import c2pa
 from manifests.credentials import aimark_home
 from manifests.description import check_identifier
 from manifests.errors import ManifestError
-from manifests.reading import c2pa_context
+from manifests.reading import Claims, c2pa_context
+from manifests.reading import _claims as claims_of  # the one parser of claims, shared within the package
 
 #: The repository file in aimark's data folder.
 DEFAULT_NAME = "repository.sqlite"
@@ -244,6 +245,18 @@ def embedded_store(path: str | os.PathLike[str]) -> bytes | None:
     return None
 
 
+def _read_store(store: bytes) -> dict[str, Any]:
+    """The manifest store's JSON, read without the video (so its content hash is not checked)."""
+    try:
+        with c2pa.Reader("application/c2pa", io.BytesIO(store), context=c2pa_context()) as reader:
+            data = json.loads(reader.json())
+    except (c2pa.C2paError, ValueError) as error:
+        raise RepositoryError(f"the bytes given are not a C2PA manifest store ({error})") from None
+    if data.get("active_manifest") not in (data.get("manifests") or {}):
+        raise RepositoryError("the manifest store names no active manifest")
+    return data
+
+
 def manifest_label(store: bytes) -> str:
     """The active manifest's label (``urn:c2pa:...``) of a manifest store.
 
@@ -252,8 +265,19 @@ def manifest_label(store: bytes) -> str:
     RepositoryError
         If ``store`` is not a C2PA manifest store.
     """
-    try:
-        with c2pa.Reader("application/c2pa", io.BytesIO(store), context=c2pa_context()) as reader:
-            return json.loads(reader.json())["active_manifest"]
-    except (c2pa.C2paError, KeyError, ValueError) as error:
-        raise RepositoryError(f"the bytes given are not a C2PA manifest store ({error})") from None
+    return _read_store(store)["active_manifest"]
+
+
+def stored_claims(store: bytes) -> Claims:
+    """What a registered manifest store claims, for a video whose own manifest was stripped.
+
+    Read as :func:`manifests.inspect_file` reads an embedded manifest, but
+    without the video: the claims are those signed at stamping, and whether
+    they belong to a given video is for the watermark and the fingerprint to say.
+
+    Raises
+    ------
+    RepositoryError
+        If ``store`` is not a C2PA manifest store.
+    """
+    return claims_of(_read_store(store))

@@ -12,7 +12,7 @@ import pytest
 from click.testing import CliRunner
 
 import manifests
-from _pipeline import home  # noqa: F401  (fixture)
+from _pipeline import home, remux  # noqa: F401  (fixture)
 from aimark.cli import main
 from aimark.report import html_report, text_report
 from aimark.settings import Settings
@@ -49,6 +49,17 @@ def test_html_report_is_self_contained_and_escaped(stamped):
     assert not re.search(r"(src|href)=\"(https?:|//)", page) and "<link" not in page
     for item in ("SHA-256", "trainedAlgorithmicMedia", "ContentProducer", "Disclosure items", "480x272"):
         assert item in page
+
+
+def test_a_stripped_copy_shows_the_registered_claims(stamped, tmp_path):
+    stripped = remux(stamped, tmp_path / "stripped.mp4")
+    repository = stamped.parent / "repo.sqlite"
+    check = verify(stripped, repository=repository, keyframes=True)
+    assert "Registered   manifest claims Ada <script>alert(1)</script>, VidGen 2.1, ACME, notice AI生成" in \
+        text_report(check)
+    page = html_report(check)
+    assert "Claims of the manifest registered for the watermark identifier" in page
+    assert "where the declared notice" in page  # the notice declared at stamping is outlined
 
 
 def test_without_key_frames_the_page_says_so(stamped):

@@ -13,7 +13,7 @@ from _pipeline import home  # noqa: F401  (fixture)
 from aimark.cli import main
 from conftest import make_clip
 from manifests.repository import (Record, RepositoryError, SQLiteRepository, default_path, embedded_store,
-                                  manifest_label)
+                                  manifest_label, stored_claims)
 
 T0 = datetime(2026, 3, 1, 12, 0, tzinfo=timezone.utc)
 
@@ -77,6 +77,8 @@ def test_embedded_store_is_the_signed_manifest(tmp_path):
     assert manifest_label(store) == report["active_manifest"]
     with pytest.raises(RepositoryError, match="not a C2PA manifest store"):
         manifest_label(b"not a store")
+    claims = stored_claims(store)
+    assert (claims.author, claims.model, claims.ai_generated) == ("Ada", "VidGen", True)
 
 
 def test_cli_list_show_export(tmp_path):

@@ -65,6 +65,8 @@ def test_remux_strips_the_manifest_and_the_watermark_recovers_it(stamped, tmp_pa
     assert (result.verdict.author, result.verdict.model) == ("Ada Li", "VidGen 2.1")
     assert result.record.identifier == stamped.identifier and result.fingerprint.matching == 10
     assert result.manifest.state is manifests.ValidationState.ABSENT and result.aigc is None
+    assert result.recovered.author == "Ada Li" and result.recovered.training_mining["ai_training"] == "notAllowed"
+    assert check(stamped.path, stamped).recovered is None  # the file's own manifest speaks for itself
 
 
 def test_platform_reencode_still_recovers_author_and_model(stamped, tmp_path):
