@@ -20,6 +20,7 @@ import manifests
 import watermark
 from aimark import __version__
 from aimark.errors import ReportError
+from aimark.verdict import model_name
 from aimark.verify import WEAK_SCORE, Timeline, Verification
 from watermark.fingerprint import MATCH_CORRELATION
 
@@ -90,7 +91,7 @@ def text_report(verification: Verification) -> str:
         lines.append(f"Repository   no record for the identifier ({v.repository or 'no repository on this machine'})")
     if v.recovered is not None:
         c = v.recovered
-        lines.append(f"Registered   manifest claims {c.author}, {' '.join(p for p in (c.model, c.model_version) if p)}"
+        lines.append(f"Registered   manifest claims {c.author}, {model_name(c.model, c.model_version)}"
                      f", {c.organisation or 'no organisation'}, notice {c.visible_notice or 'none'}; "
                      + ", ".join(f"{k} {u}" for k, u in c.training_mining.items()))
     if v.fingerprint is not None:
@@ -107,12 +108,16 @@ def text_report(verification: Verification) -> str:
 _COLOURS = {"intact": "#1b5e20", "stripped": "#8d6e00", "tampered": "#b71c1c", "unlabelled": "#424242"}
 _SPAN_COLOURS = {"marked": "#2e7d32", "weak": "#f9a825", "unmarked": "#c62828", "short": "#9e9e9e"}
 _STYLE = """
-body{font:15px/1.45 system-ui,-apple-system,'Segoe UI',Roboto,'Noto Sans',sans-serif;margin:0;color:#212121;background:#fafafa}
+body{font:15px/1.45 system-ui,-apple-system,'Segoe UI',Roboto,'Noto Sans',sans-serif;
+  margin:0;color:#212121;background:#fafafa}
 main{max-width:1100px;margin:0 auto;padding:24px}
-h1{font-size:22px;margin:0 0 4px} h2{font-size:18px;margin:28px 0 8px;border-bottom:1px solid #ddd;padding-bottom:4px}
+h1{font-size:22px;margin:0 0 4px}
+h2{font-size:18px;margin:28px 0 8px;border-bottom:1px solid #ddd;padding-bottom:4px}
 .verdict{color:#fff;padding:16px 20px;border-radius:8px} .verdict p{margin:4px 0 0}
-table{border-collapse:collapse;width:100%;background:#fff} td,th{border:1px solid #e0e0e0;padding:4px 8px;text-align:left;vertical-align:top}
-th{background:#f5f5f5;width:28%} code,.mono{font-family:ui-monospace,Menlo,Consolas,monospace;font-size:13px;word-break:break-all}
+table{border-collapse:collapse;width:100%;background:#fff}
+td,th{border:1px solid #e0e0e0;padding:4px 8px;text-align:left;vertical-align:top}
+th{background:#f5f5f5;width:28%}
+code,.mono{font-family:ui-monospace,Menlo,Consolas,monospace;font-size:13px;word-break:break-all}
 ul.reasons li{margin-bottom:6px} .evidence{color:#555;font-size:13px}
 .frames{display:flex;flex-wrap:wrap;gap:12px} figure{margin:0;background:#fff;border:1px solid #e0e0e0;padding:6px}
 figure img{display:block;max-width:520px;height:auto} figcaption{font-size:12px;color:#555;max-width:520px}
@@ -160,7 +165,8 @@ def _score_chart(timeline: Timeline, duration: float, correlations: list[float |
         parts.append(f'<text x="{left - 6}" y="{y(tick) + 4:.1f}" font-size="11" text-anchor="end">{tick}</text>')
     step = max(1, round(span_end / 10))
     for second in range(0, int(span_end) + 1, step):
-        parts.append(f'<text x="{x(second):.1f}" y="{height - 44}" font-size="11" text-anchor="middle">{second} s</text>')
+        parts.append(f'<text x="{x(second):.1f}" y="{height - 44}" font-size="11" '
+                     f'text-anchor="middle">{second} s</text>')
     parts.append(f'<text x="12" y="{10 + plot_h / 2}" font-size="11" transform="rotate(-90 12 {10 + plot_h / 2})" '
                  'text-anchor="middle">mark score</text>')
     if correlations is not None:
@@ -182,7 +188,7 @@ def _jpeg(rgb: np.ndarray) -> str:
 
 def _claims_table(c: manifests.Claims) -> str:
     return _table([("AI-generated", f"{'yes' if c.ai_generated else 'no'} ({c.digital_source_type})"),
-                   ("Author", c.author), ("Model", " ".join(p for p in (c.model, c.model_version) if p)),
+                   ("Author", c.author), ("Model", model_name(c.model, c.model_version)),
                    ("Organisation", c.organisation), ("Created", c.created),
                    ("Identifier", c.identifier), ("Watermark (soft binding)", c.watermark_identifier),
                    ("Training and mining", ", ".join(f"{k} {u}" for k, u in c.training_mining.items())),

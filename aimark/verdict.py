@@ -113,6 +113,11 @@ class Evidence:
     aigc: manifests.AigcLabel | None
 
 
+def model_name(model: str | None, version: str | None) -> str | None:
+    """'VidGen 2.1': a model and its version as people write them (None when neither is known)."""
+    return " ".join(part for part in (model, version) if part) or None
+
+
 def _spans(spans: tuple[tuple[float, float], ...]) -> str:
     return ", ".join(f"{start:g}-{end:g} s" for start, end in spans)
 
@@ -123,7 +128,7 @@ def _match_text(match: FingerprintMatch) -> str:
 
 
 def _who(record: Record) -> str:
-    model = " ".join(part for part in (record.model, record.model_version) if part)
+    model = model_name(record.model, record.model_version)
     return f"{record.author}, with {model}, on {record.created:%Y-%m-%d %H:%M} UTC"
 
 
@@ -211,7 +216,7 @@ def decide(evidence: Evidence) -> Verdict:
                 reasons.append(Reason("the pictures match the fingerprint registered at stamping",
                                       _match_text(e.match)))
             return Verdict(Kind.RECOVERED, tuple(reasons), e.record.author,
-                           " ".join(p for p in (e.record.model, e.record.model_version) if p),
+                           model_name(e.record.model, e.record.model_version),
                            e.record.created.isoformat())
         reasons.append(Reason("the identifier is not in the repository" if mark_id
                               else "the identifier cannot be read, so it cannot be looked up",
@@ -227,5 +232,5 @@ def decide(evidence: Evidence) -> Verdict:
 def _verdict(kind: Kind, reasons: list[Reason], claims: manifests.Claims | None) -> Verdict:
     if claims is None:
         return Verdict(kind, tuple(reasons))
-    model = " ".join(part for part in (claims.model, claims.model_version) if part) or None
-    return Verdict(kind, tuple(reasons), claims.author, model, claims.created)
+    return Verdict(kind, tuple(reasons), claims.author, model_name(claims.model, claims.model_version),
+                   claims.created)

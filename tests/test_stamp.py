@@ -163,3 +163,12 @@ def test_cli_stamp_json_and_settings_error(tmp_path, source):
     failed = CliRunner().invoke(main, ["stamp", str(source), str(tmp_path / "o2.mp4"), "--author", "A",
                                        "--model", "M", "--settings", str(bad)])
     assert failed.exit_code == 2 and failed.output.startswith("Error: settings file")
+
+
+def test_a_stamper_without_settings_reads_aimark_settings(tmp_path, monkeypatch):
+    path = tmp_path / "env.toml"
+    path.write_text('organisation = "FromEnv"\n[repository]\npath = "env.sqlite"\n', encoding="utf-8")
+    monkeypatch.setenv("AIMARK_SETTINGS", str(path))
+    with Stamper() as stamper:
+        assert stamper.settings.organisation == "FromEnv"
+        assert stamper.repository.location == str(tmp_path / "env.sqlite")

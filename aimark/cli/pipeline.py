@@ -17,6 +17,7 @@ from aimark.cli.provenance import signer_options
 from aimark.report import text_report, write_html_report
 from aimark.settings import SETTINGS_ENV, Settings
 from aimark.stamp import StampResult, Stamper
+from aimark.verdict import model_name
 from aimark.verify import verify as verify_file
 from manifests.repository import Record, RepositoryError, SQLiteRepository
 
@@ -225,8 +226,8 @@ def list_records(limit: int, repository_path: str | None, settings_path: str | N
         return
     click.echo(f"{len(records)} record(s) in {location}" + (" (newest first)" if records else ""))
     for record in records:
-        model = " ".join(part for part in (record.model, record.model_version) if part)
-        click.echo(f"{record.identifier}  {record.registered:%Y-%m-%d %H:%M:%S}  {record.author}  {model}")
+        click.echo(f"{record.identifier}  {record.registered:%Y-%m-%d %H:%M:%S}  {record.author}  "
+                   f"{model_name(record.model, record.model_version)}")
 
 
 def _record(repo: SQLiteRepository, identifier: str) -> Record:
