@@ -206,3 +206,11 @@ def test_an_identifier_found_with_another_key_than_registered_is_named(tmp_path,
     watermark.embed_file(clip, public, identifier=done.identifier, preset="veryfast")  # the public key
     reasons = verify(public).verdict.reasons
     assert any(r.finding.startswith("the identifier was registered under another watermark key") for r in reasons)
+
+
+def test_a_matroska_copy_is_recovered_without_a_manifest_check(stamped, tmp_path):
+    copy = tmp_path / "copy.mkv"
+    watermark.transcode(stamped.path, copy, settings=watermark.EncoderSettings(preset="veryfast"))
+    result = check(copy, stamped)
+    assert result.manifest is None and result.verdict.kind is Kind.RECOVERED
+    assert result.verdict.reasons[0].evidence == "this container cannot carry one"
