@@ -97,6 +97,9 @@ def text_report(verification: Verification) -> str:
     if v.fingerprint is not None:
         lines.append(f"Fingerprint  {v.fingerprint.matching} of {v.fingerprint.compared} seconds match the "
                      "pictures registered at stamping")
+        lines.append("Pictures     " + "".join("-" if c is None else "█" if c >= MATCH_CORRELATION else "·"
+                                              for c in v.fingerprint.correlations)
+                     + "   (per second against that fingerprint; █ same  · different  - flat)")
     if v.timeline is not None:
         lines += _timeline_lines(v.timeline)
     lines.append(f"Exit status  {v.verdict.exit_status} ({v.verdict.kind.family.name.lower()})")

@@ -164,6 +164,10 @@ def decide(evidence: Evidence) -> Verdict:
         reasons.append(Reason("parts of the video carry no mark: replaced or inserted footage, or too "
                               "damaged to read", _spans(e.unmarked_spans)))
 
+    if e.match is not None and e.match.matches and e.match.differing():
+        reasons.append(Reason("parts of the pictures differ from those registered at stamping: replaced footage",
+                              _spans(tuple(e.match.differing()))))
+
     if present and report.state is manifests.ValidationState.INVALID:
         reasons.insert(0, Reason("the signed manifest no longer matches the file", "; ".join(report.reasons)))
         if claimed and mark_id:

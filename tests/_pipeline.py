@@ -53,15 +53,19 @@ def platform_reencode(src: Path, dst: Path, *, height: int = 360, bit_rate: int 
     return dst
 
 
-def replace_span(marked: Path, original: Path, dst: Path, start: float, end: float) -> Path:
-    """``marked`` with the pictures from ``start`` to ``end`` seconds taken from ``original`` (unmarked)."""
+def replace_span(marked: Path, original: Path, dst: Path, start: float, end: float, *,
+                 mirrored: bool = False) -> Path:
+    """``marked`` with the pictures from ``start`` to ``end`` seconds taken from ``original`` (unmarked).
+
+    ``mirrored`` flips the replacement left to right: other pictures, not just the unmarked same ones.
+    """
     originals = read_pictures(original)
 
     def swap(picture: Picture) -> None:
         source = next(originals)
         if start <= picture.time < end:
             for plane, replacement in zip(picture.planes, source.planes):
-                plane[...] = replacement
+                plane[...] = replacement[:, ::-1] if mirrored else replacement
 
     transcode(marked, dst, swap)
     return dst

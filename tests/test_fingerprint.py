@@ -68,3 +68,9 @@ def test_real_clip_survives_a_platform_reencode_and_differs_from_another(tmp_pat
     assert same.matches and same.matching == same.compared == 10
     other = fingerprint.compare(original, fingerprint_of(real_clip("mecavideo_balle-jbart.mp4")))
     assert not other.matches and other.matching == 0
+
+
+def test_differing_periods_are_merged_into_spans():
+    match = fingerprint.FingerprintMatch(True, [0.99, 0.1, 0.2, None, 0.95, 0.3], 5, 2, 0, 0.5)
+    assert match.differing() == [(0.5, 1.5), (2.5, 3.0)]
+    assert match.to_dict()["differing"] == [[0.5, 1.5], [2.5, 3.0]]

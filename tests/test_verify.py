@@ -22,6 +22,7 @@ from aimark.cli import main
 from aimark.settings import Settings
 from aimark.stamp import Stamper
 from aimark.verdict import Kind
+from aimark.report import text_report
 from aimark.verify import verify
 from conftest import real_clip
 from manifests.repository import SQLiteRepository, embedded_store
@@ -108,6 +109,16 @@ def test_replaced_scene_without_manifest_shows_in_the_timeline(stamped, tmp_path
     tampered = replace_span(stamped.path, stamped.original, tmp_path / "tampered.mp4", 2.0, 4.0)
     result = check(tampered, stamped)
     assert result.verdict.kind is Kind.RECOVERED and result.timeline.unmarked == ((2.0, 4.0),)
+
+
+def test_a_scene_of_other_pictures_shows_in_mark_and_fingerprint(stamped, tmp_path):
+    tampered = replace_span(stamped.path, stamped.original, tmp_path / "tampered.mp4", 4.0, 6.0, mirrored=True)
+    result = check(tampered, stamped)
+    assert result.verdict.kind is Kind.RECOVERED and result.timeline.unmarked == ((4.0, 6.0),)
+    assert result.fingerprint.differing() == [(4.0, 6.0)]
+    assert any(r.finding.startswith("parts of the pictures differ") and r.evidence == "4-6 s"
+               for r in result.verdict.reasons)
+    assert "Pictures     ████··████" in text_report(result)
 
 
 def test_other_clip_signed_with_a_known_identifier_is_a_mismatch(stamped, tmp_path):

@@ -143,9 +143,30 @@ class FingerprintMatch:
     offset: int
     period: float
 
+    def differing(self) -> list[tuple[float, float]]:
+        """Time spans (seconds, of the observed video) whose pictures differ from the record.
+
+        Neighbouring periods are merged; flat or unrecorded periods are not counted.
+
+        Examples
+        --------
+        >>> FingerprintMatch(True, [0.99, 0.1, 0.2, None, 0.95], 4, 2, 0, 1.0).differing()
+        [(1.0, 3.0)]
+        """
+        spans: list[tuple[float, float]] = []
+        for index, value in enumerate(self.correlations):
+            if value is None or value >= MATCH_CORRELATION:
+                continue
+            start, end = index * self.period, (index + 1) * self.period
+            if spans and spans[-1][1] == start:
+                spans[-1] = (spans[-1][0], end)
+            else:
+                spans.append((start, end))
+        return spans
+
     def to_dict(self) -> dict:
         return {"matches": self.matches, "compared": self.compared, "matching": self.matching,
-                "offset": self.offset, "period": self.period,
+                "offset": self.offset, "period": self.period, "differing": [list(s) for s in self.differing()],
                 "correlations": [None if c is None else round(c, 3) for c in self.correlations]}
 
 
