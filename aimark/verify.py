@@ -13,9 +13,10 @@ from __future__ import annotations
 import hashlib
 import os
 import time
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Callable, Iterable, Sequence
+from typing import Callable, Iterable, Iterator, Sequence
 
 import cv2
 import numpy as np
@@ -24,7 +25,8 @@ import manifests
 import watermark
 from aimark.verdict import Evidence, Verdict, decide
 from manifests.reading import manifest_store
-from manifests.repository import ManifestRepository, Record, SQLiteRepository, default_path, stored_claims
+from manifests.repository import (ManifestRepository, Record, RepositoryError, SQLiteRepository, default_path,
+                                  stored_claims)
 from watermark import fingerprint
 from watermark.fingerprint import FingerprintMatch
 from watermark.video import Picture, read_pictures
@@ -218,17 +220,25 @@ def keyframe_times(duration: float) -> tuple[float, ...]:
     return (min(0.5, duration / 2),) + tuple(duration * share for share in (0.25, 0.5, 0.75))
 
 
-def _open_repository(repository: ManifestRepository | str | os.PathLike[str] | None) -> ManifestRepository | None:
-    """The repository to look identifiers up in; a default file that does not exist yet has no records."""
-    if repository is None or isinstance(repository, (str, os.PathLike)):
-        path = Path(repository) if repository is not None else default_path()
-        if repository is None and not path.exists():
-            return None
-        if not path.is_file():
-            raise manifests.repository.RepositoryError(f"manifest repository '{path}' does not exist; "
-                                                       "give the file `aimark stamp` registers in")
-        return SQLiteRepository(path)
-    return repository
+@contextmanager
+def _repository(repository: ManifestRepository | str | os.PathLike[str] | None
+                ) -> Iterator[ManifestRepository | None]:
+    """The repository to look identifiers up in (closed afterwards if opened here).
+
+    A default file that does not exist yet has no records; a named one must exist.
+    """
+    if repository is not None and not isinstance(repository, (str, os.PathLike)):
+        yield repository
+        return
+    path = Path(repository) if repository is not None else default_path()
+    if repository is None and not path.exists():
+        yield None
+        return
+    if not path.is_file():
+        raise RepositoryError(f"manifest repository '{path}' does not exist; give the file `aimark stamp` "
+                              "registers in")
+    with SQLiteRepository(path) as opened:
+        yield opened
 
 
 def _recorded(record: Record | None, observed: np.ndarray) -> FingerprintMatch | None:
@@ -272,18 +282,52 @@ def verify(path: str | os.PathLike[str], *, keys: Iterable[watermark.Key] = (),
     started = time.perf_counter()
     path = Path(path)
     facts = _file_facts(path)
-    carries_manifest = path.suffix.lower() in manifests.SUPPORTED_TYPES
-    report = manifests.inspect_file(path, trust_anchors=trust_anchors) if carries_manifest else None
-    labels: tuple[str, ...] = ()
-    if report is not None and report.manifest_present:
-        store = manifest_store(path)[0]
-        labels = (store["active_manifest"], *(k for k in store["manifests"] if k != store["active_manifest"]))
-    aigc = report.aigc if report is not None else _aigc(path)
+    with _repository(repository) as repo:  # first: a wrong repository fails before any decoding
+        report, labels, aigc = _manifest_layer(path, trust_anchors)
+        detections, observed, kept = _picture_layer(path, keys, keyframe_times(facts.duration) if keyframes else (),
+                                                    progress)
+        found = sorted((d for d in detections if d.detected),  # a readable id first, then a provider's key
+                       key=lambda d: (d.identifier is None, d.key_id == watermark.DEFAULT_KEY.key_id, -d.score))
+        detection = found[0] if found else None
+        claimed = report.claims.watermark_identifier if report is not None and report.claims else None
+        mark_id = detection.identifier if detection else None
+        record = repo.get(mark_id) if repo is not None and mark_id else None
+        claimed_record = repo.get(claimed) if repo is not None and claimed and claimed != mark_id else None
+        location = repo.location if repo is not None else None
+    match, claimed_match = _recorded(record, observed), _recorded(claimed_record, observed)
+    timeline = _timeline(detection) if detection else None
+    verdict = decide(Evidence(
+        report=report, manifest_labels=labels, detection=detection, keys_tried=len(detections), record=record,
+        match=match, claimed_record=claimed_record, claimed_match=claimed_match,
+        unmarked_spans=timeline.unmarked if timeline else (), aigc=aigc))
+    stripped = report is None or not report.manifest_present
+    recovered = stored_claims(record.store) if record is not None and stripped else None
+    return Verification(verdict, facts, report, aigc, detections, detection, record or claimed_record, recovered,
+                        match or claimed_match, timeline, kept, location, time.perf_counter() - started)
 
+
+def _manifest_layer(path: Path, trust_anchors: str | os.PathLike[str] | None
+                    ) -> tuple[manifests.Report | None, tuple[str, ...], manifests.AigcLabel | None]:
+    """The manifest check (MP4 and MOV only), the labels of every manifest in the store, and the AIGC label."""
+    if path.suffix.lower() not in manifests.SUPPORTED_TYPES:
+        return None, (), _aigc(path)
+    report = manifests.inspect_file(path, trust_anchors=trust_anchors)
+    labels: tuple[str, ...] = ()
+    if report.manifest_present:
+        store = manifest_store(path)[0]
+        active = store["active_manifest"]
+        labels = (active, *(label for label in store["manifests"] if label != active))
+    return report, labels, report.aigc
+
+
+def _picture_layer(path: Path, keys: Iterable[watermark.Key], keyframes: Sequence[float],
+                   progress: Callable[[int], None] | None
+                   ) -> tuple[tuple[watermark.Detection, ...], np.ndarray, tuple[KeyFrame, ...]]:
+    """The one decode: every key's detection, the fingerprint, and the key frames asked for."""
     unique = {key.key_id: key for key in [*keys, watermark.DEFAULT_KEY]}
     detectors = [watermark.Detector(key) for key in unique.values()]
     signatures, times, kept = [], [], []
-    wanted = sorted(keyframe_times(facts.duration)) if keyframes else []
+    wanted = sorted(keyframes)
     for picture in read_pictures(path, progress=progress):
         for detector in detectors:
             detector.add_picture(picture)
@@ -293,32 +337,7 @@ def verify(path: str | os.PathLike[str], *, keys: Iterable[watermark.Key] = (),
             kept.append(KeyFrame(picture.time, _rgb(picture)))
             wanted = [t for t in wanted if t > picture.time]
     observed = fingerprint.pool(np.array(signatures), np.array(times))
-    detections = tuple(detector.result() for detector in detectors)
-    found = [d for d in detections if d.detected]
-    # Prefer a readable identifier, then a provider's key over the public one.
-    found.sort(key=lambda d: (d.identifier is None, d.key_id == watermark.DEFAULT_KEY.key_id, -d.score))
-    detection = found[0] if found else None
-
-    repo = _open_repository(repository)
-    claimed = report.claims.watermark_identifier if report is not None and report.claims else None
-    mark_id = detection.identifier if detection else None
-    try:
-        record = repo.get(mark_id) if repo is not None and mark_id else None
-        claimed_record = repo.get(claimed) if repo is not None and claimed and claimed != mark_id else None
-        location = repo.location if repo is not None else None
-    finally:
-        if repo is not None and repo is not repository:
-            repo.close()
-    match, claimed_match = _recorded(record, observed), _recorded(claimed_record, observed)
-    timeline = _timeline(detection) if detection else None
-    verdict: Verdict = decide(Evidence(
-        report=report, manifest_labels=labels, detection=detection, keys_tried=len(detectors), record=record,
-        match=match, claimed_record=claimed_record, claimed_match=claimed_match,
-        unmarked_spans=timeline.unmarked if timeline else (), aigc=aigc))
-    stripped = report is None or not report.manifest_present
-    recovered = stored_claims(record.store) if record is not None and stripped else None
-    return Verification(verdict, facts, report, aigc, detections, detection, record or claimed_record, recovered,
-                        match or claimed_match, timeline, tuple(kept), location, time.perf_counter() - started)
+    return tuple(detector.result() for detector in detectors), observed, tuple(kept)
 
 
 def _aigc(path: Path) -> manifests.AigcLabel | None:

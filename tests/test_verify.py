@@ -25,7 +25,7 @@ from aimark.verdict import Kind
 from aimark.report import text_report
 from aimark.verify import verify
 from conftest import real_clip
-from manifests.repository import SQLiteRepository, embedded_store
+from manifests.repository import RepositoryError, SQLiteRepository, embedded_store
 
 
 @dataclass(frozen=True)
@@ -225,3 +225,8 @@ def test_a_matroska_copy_is_recovered_without_a_manifest_check(stamped, tmp_path
     result = check(copy, stamped)
     assert result.manifest is None and result.verdict.kind is Kind.RECOVERED
     assert result.verdict.reasons[0].evidence == "this container cannot carry one"
+
+
+def test_a_named_repository_must_exist(stamped, tmp_path):
+    with pytest.raises(RepositoryError, match="does not exist"):
+        verify(stamped.path, repository=tmp_path / "typo.sqlite")
