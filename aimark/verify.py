@@ -241,10 +241,13 @@ def _repository(repository: ManifestRepository | str | os.PathLike[str] | None
         yield opened
 
 
-def _recorded(record: Record | None, observed: np.ndarray) -> FingerprintMatch | None:
+def _recorded(record: Record | None, frames: tuple[np.ndarray, np.ndarray]) -> FingerprintMatch | None:
+    """The video's frames (signatures, times) against the fingerprint registered in ``record``."""
     if record is None:
         return None
-    return fingerprint.compare(np.frombuffer(record.fingerprint, np.uint8).reshape(-1, observed.shape[1]), observed)
+    signatures, times = frames
+    reference = np.frombuffer(record.fingerprint, np.uint8).reshape(-1, signatures.shape[1])
+    return fingerprint.match(reference, signatures, times)
 
 
 def verify(path: str | os.PathLike[str], *, keys: Iterable[watermark.Key] = (),
@@ -284,7 +287,7 @@ def verify(path: str | os.PathLike[str], *, keys: Iterable[watermark.Key] = (),
     facts = _file_facts(path)
     with _repository(repository) as repo:  # first: a wrong repository fails before any decoding
         report, labels, aigc = _manifest_layer(path, trust_anchors)
-        detections, observed, kept = _picture_layer(path, keys, keyframe_times(facts.duration) if keyframes else (),
+        detections, frames, kept = _picture_layer(path, keys, keyframe_times(facts.duration) if keyframes else (),
                                                     progress)
         found = sorted((d for d in detections if d.detected),  # a readable id first, then a provider's key
                        key=lambda d: (d.identifier is None, d.key_id == watermark.DEFAULT_KEY.key_id, -d.score))
@@ -294,7 +297,7 @@ def verify(path: str | os.PathLike[str], *, keys: Iterable[watermark.Key] = (),
         record = repo.get(mark_id) if repo is not None and mark_id else None
         claimed_record = repo.get(claimed) if repo is not None and claimed and claimed != mark_id else None
         location = repo.location if repo is not None else None
-    match, claimed_match = _recorded(record, observed), _recorded(claimed_record, observed)
+    match, claimed_match = _recorded(record, frames), _recorded(claimed_record, frames)
     timeline = _timeline(detection) if detection else None
     verdict = decide(Evidence(
         report=report, manifest_labels=labels, detection=detection, keys_tried=len(detections), record=record,
@@ -322,8 +325,8 @@ def _manifest_layer(path: Path, trust_anchors: str | os.PathLike[str] | None
 
 def _picture_layer(path: Path, keys: Iterable[watermark.Key], keyframes: Sequence[float],
                    progress: Callable[[int], None] | None
-                   ) -> tuple[tuple[watermark.Detection, ...], np.ndarray, tuple[KeyFrame, ...]]:
-    """The one decode: every key's detection, the fingerprint, and the key frames asked for."""
+                   ) -> tuple[tuple[watermark.Detection, ...], tuple[np.ndarray, np.ndarray], tuple[KeyFrame, ...]]:
+    """The one decode: every key's detection, each frame's fingerprint signature and time, the key frames."""
     unique = {key.key_id: key for key in [*keys, watermark.DEFAULT_KEY]}
     detectors = [watermark.Detector(key) for key in unique.values()]
     signatures, times, kept = [], [], []
@@ -336,8 +339,9 @@ def _picture_layer(path: Path, keys: Iterable[watermark.Key], keyframes: Sequenc
         if wanted and picture.time >= wanted[0]:
             kept.append(KeyFrame(picture.time, _rgb(picture)))
             wanted = [t for t in wanted if t > picture.time]
-    observed = fingerprint.pool(np.array(signatures), np.array(times))
-    return tuple(detector.result() for detector in detectors), observed, tuple(kept)
+    frames = (np.array(signatures, np.float32).reshape(-1, fingerprint.GRID[0] * fingerprint.GRID[1]),
+              np.array(times))
+    return tuple(detector.result() for detector in detectors), frames, tuple(kept)
 
 
 def _aigc(path: Path) -> manifests.AigcLabel | None:

