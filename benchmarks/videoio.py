@@ -105,11 +105,21 @@ def frame_rate(path: Path) -> Fraction:
         return Fraction(stream.average_rate or stream.guessed_rate or 25)
 
 
+#: 8-bit planar formats whose first plane is the luma to measure, untouched.
+_PLANAR_8BIT = {"yuv420p", "yuvj420p", "yuv422p", "yuvj422p", "yuv444p", "yuvj444p", "gray"}
+
+
 def luma(frame: VideoFrame) -> np.ndarray:
-    """The 8-bit Y plane of any decoded frame, (H, W) uint8, without padding."""
-    if frame.format.name != "yuv420p":
+    """The 8-bit Y plane of any decoded frame, (H, W) uint8, without padding.
+
+    Read from the plane itself (no conversion, so values are exact, and odd
+    sizes such as 720x405 work); other formats are converted to yuv420p first.
+    """
+    if frame.format.name not in _PLANAR_8BIT:
         frame = frame.reformat(format="yuv420p")
-    return frame.to_ndarray()[: frame.height]
+    plane = frame.planes[0]
+    rows = np.frombuffer(plane, np.uint8).reshape(plane.height, plane.line_size)
+    return rows[:, : plane.width].copy()
 
 
 def read_luma(path: Path, *, max_seconds: float | None = None) -> np.ndarray:
