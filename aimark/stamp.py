@@ -106,10 +106,12 @@ class _Sampler:
     def __init__(self) -> None:
         self.signatures: list[np.ndarray] = []
         self.times: list[float] = []
+        self.size = (0, 0)
 
     def __call__(self, picture: Picture) -> None:
         self.signatures.append(fingerprint.frame_signature(picture.luma, bit_depth=picture.bit_depth))
         self.times.append(picture.time)
+        self.size = picture.luma.shape[::-1]
 
     def fingerprint(self) -> np.ndarray:
         return fingerprint.pool(np.array(self.signatures), np.array(self.times))
@@ -225,7 +227,8 @@ class Stamper:
         record = Record(identifier=identifier, manifest_id=manifest_label(store), key_id=self.key.key_id,
                         registered=datetime.now(timezone.utc), author=author, model=model,
                         model_version=model_version, organisation=s.organisation,
-                        created=description.created, store=store, fingerprint=sampler.fingerprint().tobytes())
+                        created=description.created, width=sampler.size[0], height=sampler.size[1], store=store,
+                        fingerprint=sampler.fingerprint().tobytes())
         self.repository.add(record)
         return StampResult(signed.path, identifier, self.key.key_id, record.manifest_id, signed.signer, label,
                            description.visible_notice, frames, time.perf_counter() - started,

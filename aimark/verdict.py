@@ -99,6 +99,10 @@ class Evidence:
         Time spans without the mark in a marked video.
     aigc : manifests.AigcLabel, optional
         China's implicit label from the container metadata.
+    reframed : str, optional
+        How the picture's framing differs from the stamped one (aspect ratio,
+        size of the mark), when it does: then a fingerprint that does not
+        match cannot tell other pictures from a crop.
     """
 
     report: manifests.Report | None
@@ -111,6 +115,7 @@ class Evidence:
     claimed_match: FingerprintMatch | None
     unmarked_spans: tuple[tuple[float, float], ...]
     aigc: manifests.AigcLabel | None
+    reframed: str | None = None
 
 
 def model_name(model: str | None, version: str | None) -> str | None:
@@ -123,8 +128,23 @@ def _spans(spans: tuple[tuple[float, float], ...]) -> str:
 
 
 def _match_text(match: FingerprintMatch) -> str:
+    values = sorted(c for c in match.correlations if c is not None)
+    median = f", median correlation {values[len(values) // 2]:.2f}" if values else ""
     return (f"{match.matching} of {match.compared} seconds of pictures match the fingerprint "
-            f"registered at stamping (correlation >= 0.8)")
+            f"registered at stamping (correlation >= 0.8{median})")
+
+
+def _unmatched(match: FingerprintMatch | None, reframed: str | None) -> Reason | None:
+    """A reason for pictures that do not match the record, yet cannot be called other pictures."""
+    if match is None or match.matches:
+        return None
+    if reframed is not None:
+        return Reason("the picture is cropped or reframed, so its fingerprint cannot tell other pictures from "
+                      f"a crop of the stamped ones ({_match_text(match)})", reframed)
+    if not match.different:
+        return Reason("the pictures resemble those registered but do not match them second by second: cropped, "
+                      "reframed or heavily edited", _match_text(match))
+    return None
 
 
 def _who(record: Record) -> str:
@@ -164,6 +184,11 @@ def decide(evidence: Evidence) -> Verdict:
         reasons.append(Reason("parts of the video carry no mark: replaced or inserted footage, or too "
                               "damaged to read", _spans(e.unmarked_spans)))
 
+    reasons.extend(filter(None, (_unmatched(e.match, e.reframed), _unmatched(e.claimed_match, e.reframed))))
+
+    def other_pictures(match: FingerprintMatch | None) -> bool:
+        return match is not None and match.different and e.reframed is None
+
     if e.match is not None and e.match.matches and e.match.differing():
         reasons.append(Reason("parts of the pictures differ from those registered at stamping: replaced footage",
                               _spans(tuple(e.match.differing()))))
@@ -187,11 +212,11 @@ def decide(evidence: Evidence) -> Verdict:
                                   f"{registered.identifier}", f"registered {registered.manifest_id}; file carries "
                                   + ", ".join(e.manifest_labels)))
             return _verdict(Kind.MISMATCH, reasons, claims)
-        if e.claimed_match is not None and not e.claimed_match.matches:
+        if other_pictures(e.claimed_match):
             reasons.append(Reason(f"the pictures are not those stamped with identifier {claimed}",
                                   _match_text(e.claimed_match)))
             return _verdict(Kind.MISMATCH, reasons, claims)
-        if e.match is not None and not e.match.matches:
+        if other_pictures(e.match):
             reasons.append(Reason("the pictures are not those the identifier was stamped on", _match_text(e.match)))
             return _verdict(Kind.COPIED, reasons, claims)
         if claims.ai_generated or detection:
@@ -210,13 +235,13 @@ def decide(evidence: Evidence) -> Verdict:
                              if report is not None else "this container cannot carry one"))
     if detection:
         if mark_id and e.record:
-            if e.match is not None and not e.match.matches:
+            if other_pictures(e.match):
                 reasons.append(Reason(f"identifier {mark_id} is registered, but for other pictures",
                                       _match_text(e.match)))
                 return _verdict(Kind.COPIED, reasons, None)
             reasons.append(Reason(f"the repository holds the manifest for identifier {mark_id}",
                                   f"{e.record.manifest_id}: made by {_who(e.record)}"))
-            if e.match is not None:
+            if e.match is not None and e.match.matches:
                 reasons.append(Reason("the pictures match the fingerprint registered at stamping",
                                       _match_text(e.match)))
             return Verdict(Kind.RECOVERED, tuple(reasons), e.record.author,

@@ -11,6 +11,7 @@ pictures are compared with the fingerprint registered for it, and
 from __future__ import annotations
 
 import hashlib
+import math
 import os
 import time
 from contextlib import contextmanager
@@ -38,6 +39,10 @@ KEYFRAME_SIDE = 640
 #: hypothesis per span), while footage without the mark scores near 0. Below it, a span
 #: counts as unmarked.
 WEAK_SCORE = 3.0
+#: Largest change of aspect ratio, and of the mark's apparent size, (as a natural log) for a
+#: copy to count as the stamped framing, merely resized: beyond it the copy is cropped or
+#: reframed, and a fingerprint that does not match says nothing about other pictures.
+FRAMING_TOLERANCE = 0.03
 #: Timeline characters per span state.
 SPAN_SYMBOLS = {"marked": "█", "weak": "▒", "unmarked": "·", "short": "?"}
 
@@ -241,13 +246,29 @@ def _repository(repository: ManifestRepository | str | os.PathLike[str] | None
         yield opened
 
 
-def _recorded(record: Record | None, frames: tuple[np.ndarray, np.ndarray]) -> FingerprintMatch | None:
-    """The video's frames (signatures, times) against the fingerprint registered in ``record``."""
+def _reframing(record: Record | None, facts: FileFacts, detection: watermark.Detection | None) -> str | None:
+    """How the copy's framing differs from the stamped video's, or None when it is only resized."""
+    if record is None:
+        return None
+    changes = []
+    stamped, observed = record.width / record.height, facts.width / facts.height
+    if abs(math.log(observed / stamped)) > FRAMING_TOLERANCE:
+        changes.append(f"aspect ratio {observed:.3f}, stamped {stamped:.3f} ({record.width}x{record.height})")
+    if detection is not None and abs(math.log(detection.scale)) > FRAMING_TOLERANCE:
+        changes.append(f"the mark appears at {detection.scale:.2f}x its stamped size")
+    return "; ".join(changes) or None
+
+
+def _recorded(record: Record | None, frames: tuple[np.ndarray, np.ndarray], flipped: bool) -> FingerprintMatch | None:
+    """The video's frames (signatures, times) against the fingerprint registered in ``record``.
+
+    A video the detector found mirrored is compared mirrored back.
+    """
     if record is None:
         return None
     signatures, times = frames
     reference = np.frombuffer(record.fingerprint, np.uint8).reshape(-1, signatures.shape[1])
-    return fingerprint.match(reference, signatures, times)
+    return fingerprint.match(reference, fingerprint.mirrored(signatures) if flipped else signatures, times)
 
 
 def verify(path: str | os.PathLike[str], *, keys: Iterable[watermark.Key] = (),
@@ -297,12 +318,14 @@ def verify(path: str | os.PathLike[str], *, keys: Iterable[watermark.Key] = (),
         record = repo.get(mark_id) if repo is not None and mark_id else None
         claimed_record = repo.get(claimed) if repo is not None and claimed and claimed != mark_id else None
         location = repo.location if repo is not None else None
-    match, claimed_match = _recorded(record, frames), _recorded(claimed_record, frames)
+    flipped = detection is not None and detection.flipped
+    match, claimed_match = _recorded(record, frames, flipped), _recorded(claimed_record, frames, flipped)
     timeline = _timeline(detection) if detection else None
     verdict = decide(Evidence(
         report=report, manifest_labels=labels, detection=detection, keys_tried=len(detections), record=record,
         match=match, claimed_record=claimed_record, claimed_match=claimed_match,
-        unmarked_spans=timeline.unmarked if timeline else (), aigc=aigc))
+        unmarked_spans=timeline.unmarked if timeline else (), aigc=aigc,
+        reframed=_reframing(record or claimed_record, facts, detection)))
     stripped = report is None or not report.manifest_present
     recovered = stored_claims(record.store) if record is not None and stripped else None
     return Verification(verdict, facts, report, aigc, detections, detection, record or claimed_record, recovered,

@@ -49,13 +49,15 @@ CREATE TABLE IF NOT EXISTS manifests (
     model_version TEXT,
     organisation  TEXT,
     created       TEXT NOT NULL,
+    width         INTEGER NOT NULL,
+    height        INTEGER NOT NULL,
     store         BLOB NOT NULL,
     fingerprint   BLOB NOT NULL
 );
 CREATE INDEX IF NOT EXISTS manifests_registered ON manifests (registered);
 """
 _COLUMNS = ("identifier", "manifest_id", "key_id", "registered", "author", "model", "model_version",
-            "organisation", "created", "store", "fingerprint")
+            "organisation", "created", "width", "height", "store", "fingerprint")
 
 
 class RepositoryError(ManifestError):
@@ -80,6 +82,9 @@ class Record:
         Who made the video and with what, as the manifest states it.
     created : datetime
         When the video was generated, as the manifest states it.
+    width, height : int
+        Picture size of the stamped video, so a verifier can tell a reframed
+        copy (other aspect ratio) from other pictures.
     store : bytes
         The signed C2PA manifest store (JUMBF), as embedded in the video.
     fingerprint : bytes
@@ -95,6 +100,8 @@ class Record:
     model_version: str | None
     organisation: str | None
     created: datetime
+    width: int
+    height: int
     store: bytes
     fingerprint: bytes
 

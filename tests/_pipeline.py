@@ -8,6 +8,7 @@ import struct
 from pathlib import Path
 
 import av
+import numpy as np
 import pytest
 
 from watermark.video import Picture, read_pictures, transcode
@@ -85,3 +86,18 @@ def append_manifest(path: Path, store: bytes) -> None:
     box = struct.pack(">I4s", 8 + len(C2PA_UUID) + len(body), b"uuid") + C2PA_UUID + body
     with open(path, "ab") as stream:
         stream.write(box)
+
+
+def reframe(src: Path, dst: Path, *, crop: tuple[int, int, int, int] | None = None, mirror: bool = False) -> Path:
+    """A re-edited copy: cropped to ``(x, y, width, height)`` and/or mirrored left to right."""
+    with av.open(str(src)) as source, av.open(str(dst), "w") as output:
+        video = source.streams.video[0]
+        x, y, width, height = crop or (0, 0, video.codec_context.width, video.codec_context.height)
+        stream = output.add_stream("libx264", rate=video.average_rate, options={"preset": "veryfast", "crf": "20"})
+        stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
+        for frame in source.decode(video):
+            rgb = frame.to_ndarray(format="rgb24")[y:y + height, x:x + width]
+            picture = np.ascontiguousarray(rgb[:, ::-1] if mirror else rgb)
+            output.mux(stream.encode(av.VideoFrame.from_ndarray(picture, format="rgb24")))
+        output.mux(stream.encode())
+    return dst

@@ -21,7 +21,7 @@ T0 = datetime(2026, 3, 1, 12, 0, tzinfo=timezone.utc)
 def record(identifier: str, minutes: int = 0, **changes) -> Record:
     fields = dict(identifier=identifier, manifest_id=f"urn:c2pa:{identifier}", key_id="6f2a8d0889d41834",
                   registered=T0 + timedelta(minutes=minutes), author="Ada", model="VidGen", model_version="2.1",
-                  organisation=None, created=T0, store=b"\x00jumb" * 10, fingerprint=bytes(range(64)))
+                  organisation=None, created=T0, width=640, height=360, store=b"\x00jumb" * 10, fingerprint=bytes(range(64)))
     fields.update(changes)
     return Record(**fields)
 

@@ -35,6 +35,10 @@ MATCH_SHARE = 0.5
 #: Bilinear samples per block side taken before averaging: exact block means of a
 #: 1080p plane cost ~1.5 ms a frame, these ~0.2 ms, and differ by at most ~2 levels.
 _SAMPLES = 32
+#: Median correlation below which pictures are called different, not merely unmatched:
+#: unrelated clips sit near 0 (at most 0.51 in any second on the shared real clips), while
+#: a cropped or reframed copy of the same pictures stays around 0.6-0.8.
+DIFFERENT_CORRELATION = 0.5
 #: Comparable periods two fingerprints must overlap by (fewer for shorter videos).
 MIN_OVERLAP = 3
 #: Periods whose detail is weaker than this (flat pictures) are not compared.
@@ -103,6 +107,22 @@ def pool(signatures: np.ndarray, times: np.ndarray, *, period: float = PERIOD) -
     return np.clip(np.rint(means * 255), 0, 255).astype(np.uint8)
 
 
+def mirrored(signatures: np.ndarray) -> np.ndarray:
+    """Frame signatures (or a fingerprint) of the same pictures flipped left to right.
+
+    For a video the detector found mirrored, so that it is compared with the
+    record the right way round.
+
+    Examples
+    --------
+    >>> grid = np.arange(64, dtype=np.float32)
+    >>> mirrored(grid[None])[0, :8].tolist()
+    [7.0, 6.0, 5.0, 4.0, 3.0, 2.0, 1.0, 0.0]
+    """
+    rows, cols = GRID
+    return np.ascontiguousarray(np.asarray(signatures).reshape(-1, rows, cols)[:, :, ::-1].reshape(-1, rows * cols))
+
+
 def _detail(fingerprint: np.ndarray) -> np.ndarray:
     """Each row's grid minus its best-fitting plane (the shared gradients)."""
     rows, cols = GRID
@@ -147,6 +167,16 @@ class FingerprintMatch:
     period: float
     start: float = 0.0
 
+    @property
+    def different(self) -> bool:
+        """The pictures are other pictures: no match, and even the median period is unlike the record.
+
+        Neither ``matches`` nor ``different`` means the pictures resemble the
+        record without matching it (cropped, reframed or heavily edited).
+        """
+        values = [c for c in self.correlations if c is not None]
+        return bool(values) and not self.matches and float(np.median(values)) < DIFFERENT_CORRELATION
+
     def differing(self) -> list[tuple[float, float]]:
         """Time spans (seconds, of the observed video) whose pictures differ from the record.
 
@@ -170,7 +200,8 @@ class FingerprintMatch:
         return spans
 
     def to_dict(self) -> dict:
-        return {"matches": self.matches, "compared": self.compared, "matching": self.matching,
+        return {"matches": self.matches, "different": self.different, "compared": self.compared,
+                "matching": self.matching,
                 "offset": round(self.offset, 3), "period": self.period, "start": self.start,
                 "differing": [list(s) for s in self.differing()],
                 "correlations": [None if c is None else round(c, 3) for c in self.correlations]}
