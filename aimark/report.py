@@ -94,14 +94,15 @@ def text_report(verification: Verification) -> str:
         lines.append(f"Registered   manifest claims {c.author}, {model_name(c.model, c.model_version)}"
                      f", {c.organisation or 'no organisation'}, notice {c.visible_notice or 'none'}; "
                      + ", ".join(f"{k} {u}" for k, u in c.training_mining.items()))
+    pictures = []
     if v.fingerprint is not None:
         lines.append(f"Fingerprint  {v.fingerprint.matching} of {v.fingerprint.compared} seconds match the "
                      "pictures registered at stamping")
-        lines.append("Pictures     " + "".join("-" if c is None else "█" if c >= MATCH_CORRELATION else "·"
+        pictures = ["Pictures     " + "".join("-" if c is None else "█" if c >= MATCH_CORRELATION else "·"
                                               for c in v.fingerprint.correlations)
-                     + "   (per second against that fingerprint; █ same  · different  - flat)")
-    if v.timeline is not None:
-        lines += _timeline_lines(v.timeline)
+                    + "   (per second against that fingerprint; █ same  · different  - flat)"]
+    timeline = _timeline_lines(v.timeline) if v.timeline is not None else []
+    lines += timeline[:1] + pictures + timeline[1:]
     lines.append(f"Exit status  {v.verdict.exit_status} ({v.verdict.kind.family.name.lower()})")
     return "\n".join(lines)
 
