@@ -43,3 +43,9 @@ def test_many_files_as_text_and_one_worker(tmp_path):
     assert text.exit_code == 0 and text.output.splitlines()[0] == f"unlabelled   {source}"
     refused = CliRunner().invoke(main, ["verify", str(source), str(source), "--report", str(tmp_path / "r.html")])
     assert refused.exit_code == 2 and "--json-lines for many" in refused.output
+
+
+def test_a_folder_without_videos_is_a_usage_error(tmp_path):
+    (tmp_path / "notes.txt").write_text("x")
+    result = CliRunner().invoke(main, ["verify", str(tmp_path)])
+    assert result.exit_code == 2 and "no videos in" in result.output

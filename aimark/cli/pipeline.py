@@ -11,7 +11,7 @@ from typing import Any
 import click
 
 import watermark
-from aimark.batch import BatchItem, expand, verify_many
+from aimark.batch import VIDEO_SUFFIXES, BatchItem, expand, verify_many
 from aimark.cli.output import EXIT_USAGE, emit_json, json_option, progress, quiet_option, user_errors
 from aimark.cli.provenance import signer_options
 from aimark.report import text_report, write_html_report
@@ -170,6 +170,8 @@ def verify(inputs: tuple[str, ...], key_paths: tuple[str, ...], trust_anchors: s
         if report_path or as_json:
             raise click.UsageError("--report and --json take one INPUT file; use --json-lines for many")
         files = expand(inputs)
+        if not files:
+            raise click.UsageError(f"no videos in {', '.join(inputs)} (looked for {', '.join(sorted(VIDEO_SUFFIXES))})")
         failed = False
         with progress("Verifying", len(files), quiet) as advance:
             for item in verify_many(files, key_paths=key_paths, trust_anchors=trust_anchors, repository=repository):
