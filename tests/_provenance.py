@@ -8,56 +8,21 @@ from __future__ import annotations
 
 import datetime as dt
 import shutil
-from fractions import Fraction
 from pathlib import Path
 
-import av
-import numpy as np
 import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-VIDEOS = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "videos"
+from conftest import make_clip
+from conftest import real_clip as shared_clip
 
 
 def real_clip(name: str, tmp_path: Path) -> Path:
-    """Copy a real clip into ``tmp_path``, or skip when the shared clips are absent."""
-    source = VIDEOS / name
-    if not source.is_file():
-        pytest.skip(f"real clip {source} is absent (the shared data folder is not mounted)")
-    return Path(shutil.copy(source, tmp_path / name))
-
-
-def make_clip(path: Path, *, frames: int = 25, size: tuple[int, int] = (160, 96), audio: bool = False,
-              seed: int = 0, fmt: str | None = None, faststart: bool = False) -> Path:
-    """A small H.264 clip (optionally with AAC audio): a noise texture drifting right.
-
-    With ``faststart`` the index (moov) comes before the media data, so a
-    truncated copy still opens and only decoding finds the damage.
-    """
-    rng = np.random.default_rng(seed)
-    width, height = size
-    texture = rng.integers(0, 256, (height, width * 2, 3), dtype=np.uint8)
-    options = {"movflags": "faststart"} if faststart else {}
-    with av.open(str(path), "w", format=fmt, options=options) as container:
-        video = container.add_stream("libx264", rate=25)
-        video.width, video.height, video.pix_fmt = width, height, "yuv420p"
-        video.options = {"preset": "ultrafast"}
-        sound = container.add_stream("aac", rate=48000) if audio else None
-        for i in range(frames):
-            frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(texture[:, i:i + width]), format="rgb24")
-            container.mux(video.encode(frame))
-        container.mux(video.encode())
-        if sound is not None:
-            samples = (0.1 * np.sin(np.arange(48000 * frames // 25) * 2 * np.pi * 440 / 48000)).astype(np.float32)
-            for start in range(0, len(samples), 1024):
-                chunk = av.AudioFrame.from_ndarray(samples[None, start:start + 1024], format="fltp", layout="mono")
-                chunk.sample_rate, chunk.pts, chunk.time_base = 48000, start, Fraction(1, 48000)
-                container.mux(sound.encode(chunk))
-            container.mux(sound.encode())
-    return path
+    """Copy a real clip into ``tmp_path`` (skips when the shared clips are absent)."""
+    return Path(shutil.copy(shared_clip(name), tmp_path / name))
 
 
 def flip_media_byte(path: Path, offset: int = 200) -> None:
@@ -117,4 +82,4 @@ def aimark_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.Mo
 @pytest.fixture
 def clip(tmp_path: Path) -> Path:
     """A 1-second 160x96 H.264 MP4."""
-    return make_clip(tmp_path / "clip.mp4")
+    return make_clip(tmp_path / "clip.mp4", width=160, height=96, frames=25)

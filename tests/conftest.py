@@ -29,9 +29,15 @@ def textured_frames(width: int, height: int, count: int, seed: int = 0) -> list[
 def make_clip(path: Path, *, width: int = 480, height: int = 272, frames: int = 50, rate: int = 25,
               codec: str = "libx264", pix_fmt: str = "yuv420p", audio: bool = False,
               pts: Sequence[int] | None = None, time_base: Fraction | None = None,
-              rotation: int = 0, crf: int = 12, seed: int = 0) -> Path:
-    """Write a small test clip; ``pts`` (in ``time_base``) makes it variable-rate."""
-    with av.open(str(path), "w") as output:
+              rotation: int = 0, crf: int = 12, seed: int = 0,
+              container_format: str | None = None, faststart: bool = False) -> Path:
+    """Write a small test clip; ``pts`` (in ``time_base``) makes it variable-rate.
+
+    With ``faststart`` the MP4 index comes before the media data, so a
+    truncated copy still opens and only decoding finds the damage.
+    """
+    options = {"movflags": "faststart"} if faststart else {}
+    with av.open(str(path), "w", format=container_format, options=options) as output:
         stream = output.add_stream(codec, rate=rate, options={"crf": str(crf)} if codec.startswith("libx26") else {})
         stream.width, stream.height, stream.pix_fmt = width, height, pix_fmt
         if time_base is not None:

@@ -96,7 +96,7 @@ def test_label_is_written_as_a_key_in_moov_udta_meta(tmp_path, clip):
 
 
 def test_stream_copy_keeps_every_video_packet(tmp_path):
-    source = make_clip(tmp_path / "sound.mp4", audio=True)
+    source = make_clip(tmp_path / "sound.mp4", width=160, height=96, frames=25, audio=True)
     write_aigc(source, tmp_path / "labelled.mp4", AigcLabel(content_producer="ACME"))
 
     def packets(path: Path) -> list[tuple[int, bytes]]:

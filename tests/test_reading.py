@@ -189,6 +189,6 @@ def test_real_clip_without_audio(tmp_path):
 
 
 def test_generated_clip_with_audio(tmp_path):
-    source = make_clip(tmp_path / "sound.mp4", audio=True)
+    source = make_clip(tmp_path / "sound.mp4", width=160, height=96, frames=25, audio=True)
     signed = sign_file(source, tmp_path / "signed.mp4", FULL, aigc=aigc_label(FULL)).path
     assert inspect_file(signed).aigc.produce_id == "00c0ffee12345678"

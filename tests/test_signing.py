@@ -68,7 +68,7 @@ def test_one_signer_signs_many_files_and_input_is_unchanged(tmp_path, clip):
 
 
 def test_mov_and_audio_are_signed(tmp_path):
-    mov = make_clip(tmp_path / "clip.mov", audio=True, fmt="mov")
+    mov = make_clip(tmp_path / "clip.mov", width=160, height=96, frames=25, audio=True, container_format="mov")
     sign_file(mov, tmp_path / "signed.mov", DESCRIPTION)
     assert inspect_file(tmp_path / "signed.mov").state is ValidationState.VALID
 
@@ -164,14 +164,14 @@ def test_unsupported_containers_name_the_supported_ones(tmp_path, name):
 
 
 def test_webm_content_behind_an_mp4_name_is_refused(tmp_path):
-    source = make_clip(tmp_path / "clip.mp4", fmt="matroska")
+    source = make_clip(tmp_path / "clip.mp4", width=160, height=96, frames=25, container_format="matroska")
     with pytest.raises(MediaError, match="not MP4 or MOV"):
         sign_file(source, tmp_path / "out.mp4", DESCRIPTION)
 
 
 @pytest.mark.parametrize("faststart", [False, True], ids=["index-last", "index-first"])
 def test_truncated_video_is_refused_before_signing(tmp_path, faststart):
-    source = make_clip(tmp_path / "full.mp4", frames=50, faststart=faststart)
+    source = make_clip(tmp_path / "full.mp4", width=160, height=96, frames=50, faststart=faststart)
     truncated = tmp_path / "truncated.mp4"
     truncated.write_bytes(source.read_bytes()[: source.stat().st_size * 2 // 3])
     with pytest.raises(MediaError, match="corrupt or truncated|truncated"):
