@@ -52,6 +52,15 @@ def _timeline_lines(timeline: Timeline) -> list[str]:
             "             " + _NO_TIME_CODE]
 
 
+def _picture_bar(correlations: list[float | None], group: int) -> str:
+    """One character per ``group`` periods (as many as a timeline character spans): any differing one shows."""
+    bar = []
+    for start in range(0, len(correlations), max(1, group)):
+        values = [c for c in correlations[start:start + max(1, group)] if c is not None]
+        bar.append("-" if not values else "█" if min(values) >= MATCH_CORRELATION else "·")
+    return "".join(bar)
+
+
 def text_report(verification: Verification) -> str:
     """The verification as a few dozen lines for a terminal.
 
@@ -98,9 +107,9 @@ def text_report(verification: Verification) -> str:
     if v.fingerprint is not None:
         lines.append(f"Fingerprint  {v.fingerprint.matching} of {v.fingerprint.compared} seconds match the "
                      "pictures registered at stamping")
-        pictures = ["Pictures     " + "".join("-" if c is None else "█" if c >= MATCH_CORRELATION else "·"
-                                              for c in v.fingerprint.correlations)
-                    + "   (per second against that fingerprint; █ same  · different  - flat)"]
+        width = v.timeline.span_seconds if v.timeline is not None else v.fingerprint.period
+        pictures = [f"Pictures     {_picture_bar(v.fingerprint.correlations, round(width / v.fingerprint.period))}"
+                    f"   (per {width:g} s against that fingerprint; █ same  · different  - flat)"]
     timeline = _timeline_lines(v.timeline) if v.timeline is not None else []
     lines += timeline[:1] + pictures + timeline[1:]
     lines.append(f"Exit status  {v.verdict.exit_status} ({v.verdict.kind.family.name.lower()})")

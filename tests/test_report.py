@@ -90,3 +90,8 @@ def test_report_renders_in_headless_chromium(stamped, tmp_path):
     green = np.all(np.abs(banner.astype(int) - (0x20, 0x5e, 0x1b)) < 12, axis=1)  # BGR of the 'intact' banner
     assert green.mean() > 0.5
     assert len(np.unique(image.reshape(-1, 3), axis=0)) > 500  # text, chart and pictures, not a blank page
+
+
+def test_picture_row_groups_seconds_like_the_timeline():
+    from aimark.report import _picture_bar
+    assert _picture_bar([0.9, 0.9, 0.1, 0.9, None, None, 0.95], 2) == "█·-█"
