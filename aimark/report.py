@@ -150,7 +150,7 @@ def _table(rows: list[tuple[str, object]], *, mono: bool = False) -> str:
 def _score_chart(timeline: Timeline, duration: float, correlations: list[float | None] | None) -> str:
     """Inline SVG: the mark's score per span (coloured by state) and, below, the fingerprint per second."""
     width, height, left, bottom = 900, 240, 70, 30
-    plot_w, plot_h = width - left - 10, 150
+    plot_w, plot_h = width - left - 24, 150  # room for the last time label
     span_end = max([duration] + [span.end for span in timeline.spans])
     top = max([10.0] + [span.score for span in timeline.spans]) * 1.1
 
