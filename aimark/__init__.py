@@ -11,3 +11,9 @@ try:
     __version__ = version("aimark")
 except PackageNotFoundError:  # running from a source tree without install
     __version__ = "0.0.0"
+
+from aimark.settings import Settings  # noqa: E402  (after the version, which they report)
+from aimark.stamp import Stamper, StampResult, stamp  # noqa: E402
+from aimark.verify import Verification, verify  # noqa: E402
+
+__all__ = ["Settings", "StampResult", "Stamper", "Verification", "__version__", "stamp", "verify"]
