@@ -355,8 +355,9 @@ def _picture_layer(path: Path, keys: Iterable[watermark.Key], keyframes: Sequenc
     signatures, times, kept = [], [], []
     wanted = sorted(keyframes)
     for picture in read_pictures(path, progress=progress):
+        evidence = watermark.frame_evidence(picture)  # whitened once for every key
         for detector in detectors:
-            detector.add_picture(picture)
+            detector.add_evidence(evidence, time=picture.time)
         signatures.append(fingerprint.frame_signature(picture.luma, bit_depth=picture.bit_depth))
         times.append(picture.time)
         if wanted and picture.time >= wanted[0]:

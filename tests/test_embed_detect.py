@@ -73,3 +73,16 @@ def test_mirrored_and_rescaled_frames(marked):
     result = detect(cropped, DEFAULT_KEY)
     assert result.identifier == f"{IDENTIFIER:016x}"
     assert result.scale == pytest.approx(1 / 0.7, rel=0.03)
+
+
+def test_shared_evidence_gives_each_key_the_same_result(marked):
+    from watermark import Detector, Picture, frame_evidence
+    other = Key.generate()
+    alone = [detect(marked, key) for key in (DEFAULT_KEY, other)]
+    together = [Detector(DEFAULT_KEY), Detector(other)]
+    for index, luma in enumerate(marked):
+        evidence = frame_evidence(Picture([luma], 8, index / 25, index))
+        for detector in together:
+            detector.add_evidence(evidence, time=index / 25)
+    for single, shared in zip(alone, (d.result() for d in together)):
+        assert (shared.identifier, shared.score, shared.detected) == (single.identifier, single.score, single.detected)

@@ -3,7 +3,7 @@
 Knows nothing of C2PA; the identifier it carries is 64 opaque bits.
 """
 
-from watermark.detect import Detection, Detector, Span, detect, detect_file
+from watermark.detect import Detection, Detector, Span, detect, detect_file, frame_evidence
 from watermark.embed import EmbedResult, embed, embed_file, marker
 from watermark.errors import IdentifierError, KeyFileError, VideoError, WatermarkError
 from watermark.keys import DEFAULT_KEY, Key
@@ -13,6 +13,6 @@ from watermark.video import EncoderSettings, Picture, VideoInfo, probe, transcod
 __all__ = [
     "DEFAULT_KEY", "Detection", "Detector", "EmbedResult", "EncoderSettings", "IdentifierError",
     "Key", "KeyFileError", "Picture", "Span", "VideoError", "VideoInfo", "WatermarkError",
-    "detect", "detect_file", "embed", "embed_file", "format_identifier", "marker",
+    "detect", "detect_file", "embed", "embed_file", "format_identifier", "frame_evidence", "marker",
     "parse_identifier", "probe", "transcode",
 ]

@@ -86,6 +86,18 @@ def whiten(luma: np.ndarray, *, bit_depth: int = 8) -> np.ndarray:
     return np.clip(white, -_CLIP, _CLIP, out=white)
 
 
+def frame_evidence(picture: Picture) -> np.ndarray:
+    """A decoded picture whitened and weighted by how its source coded it.
+
+    The same for every key, so detecting several keys needs it once a frame.
+    """
+    white = whiten(picture.luma, bit_depth=picture.bit_depth)
+    weight = CODING_WEIGHTS.get(picture.coding, 1.0)
+    if weight != 1.0:
+        white *= weight
+    return white
+
+
 def _fold(image: np.ndarray) -> np.ndarray:
     """Sum an image modulo the tile."""
     height, width = image.shape
@@ -240,37 +252,37 @@ class Detector:
         self._frames = 0
         self._started = clock.perf_counter()
 
-    def add(self, luma: np.ndarray, *, time: float | None = None, bit_depth: int = 8,
-            weight: float = 1.0) -> None:
-        """Add one frame's luma plane (``time`` in seconds; 25 fps assumed if None).
+    def add(self, luma: np.ndarray, *, time: float | None = None, bit_depth: int = 8) -> None:
+        """Add one frame's luma plane (``time`` in seconds; 25 fps assumed if None)."""
+        self.add_evidence(whiten(luma, bit_depth=bit_depth), time=time)
 
-        ``weight`` scales the frame's evidence; it must not depend on the key.
+    def add_picture(self, picture: Picture) -> None:
+        """Add a decoded :class:`~watermark.video.Picture`, weighted by its coding."""
+        self.add_evidence(frame_evidence(picture), time=picture.time)
+
+    def add_evidence(self, evidence: np.ndarray, *, time: float | None = None) -> None:
+        """Add a frame already whitened by :func:`frame_evidence` (or :func:`whiten`).
+
+        Lets a caller that detects several keys whiten each frame once; the
+        array is not modified or kept. Any weighting must not depend on the key.
         """
-        white = whiten(luma, bit_depth=bit_depth)
-        if weight != 1.0:
-            white *= weight
         if self._shape is None:
-            self._shape = white.shape
-        elif white.shape != self._shape:
-            white = cv2.resize(white, self._shape[::-1], interpolation=cv2.INTER_LINEAR)
+            self._shape = evidence.shape
+        elif evidence.shape != self._shape:
+            evidence = cv2.resize(evidence, self._shape[::-1], interpolation=cv2.INTER_LINEAR)
         if time is None:
             time = self._frames / _ASSUMED_RATE
         index = int(time // self.span_seconds)
         span = self._spans.get(index)
         if span is None:
-            self._spans[index] = [white, 1, time, time]
+            self._spans[index] = [evidence.copy(), 1, time, time]
         else:
-            span[0] += white
+            span[0] += evidence
             span[1] += 1
             span[3] = max(span[3], time)
         self._frames += 1
         if len(self._spans) > self.max_spans:
             self._merge_spans()
-
-    def add_picture(self, picture: Picture) -> None:
-        """Add a decoded :class:`~watermark.video.Picture`, weighted by its coding."""
-        self.add(picture.luma, time=picture.time, bit_depth=picture.bit_depth,
-                 weight=CODING_WEIGHTS.get(picture.coding, 1.0))
 
     def _merge_spans(self) -> None:
         self.span_seconds *= 2
