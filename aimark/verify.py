@@ -48,24 +48,11 @@ SPAN_SYMBOLS = {"marked": "█", "weak": "▒", "unmarked": "·", "short": "?"}
 
 
 @dataclass(frozen=True)
-class FileFacts:
-    """What the file is, for the record: container, codec, size, length and hashes."""
+class FileFacts(watermark.VideoInfo):
+    """What the file is, for the record: the video's facts plus its size and hash."""
 
-    path: str
     size_bytes: int
     sha256: str
-    container: str
-    codec: str
-    width: int
-    height: int
-    pixel_format: str
-    frame_rate: float
-    duration: float
-    frames: int
-    audio_streams: int
-
-    def to_dict(self) -> dict:
-        return asdict(self)
 
 
 @dataclass(frozen=True)
@@ -198,8 +185,7 @@ def _file_facts(path: Path) -> FileFacts:
     with open(path, "rb") as stream:
         for chunk in iter(lambda: stream.read(1 << 20), b""):
             digest.update(chunk)
-    return FileFacts(str(path), path.stat().st_size, digest.hexdigest(), info.container, info.codec, info.width,
-                     info.height, info.pixel_format, info.frame_rate, info.duration, info.frames, info.audio_streams)
+    return FileFacts(**asdict(info), size_bytes=path.stat().st_size, sha256=digest.hexdigest())
 
 
 def _rgb(picture: Picture) -> np.ndarray:

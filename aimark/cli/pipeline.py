@@ -13,7 +13,7 @@ import click
 import watermark
 from aimark.batch import VIDEO_SUFFIXES, BatchItem, expand, verify_many
 from aimark.cli.output import EXIT_USAGE, emit_json, json_option, progress, quiet_option, user_errors
-from aimark.cli.provenance import signer_options
+from aimark.cli.provenance import generation_options, signer_options
 from aimark.report import text_report, write_html_report
 from aimark.settings import SETTINGS_ENV, Settings
 from aimark.stamp import StampResult, Stamper
@@ -53,15 +53,8 @@ def _stamped_text(result: StampResult) -> str:
 @click.command()
 @click.argument("input_path", metavar="INPUT", type=click.Path(dir_okay=False))
 @click.argument("output_path", metavar="OUTPUT", type=click.Path(dir_okay=False))
-@click.option("--author", required=True, help="Who made the video (person or account).")
-@click.option("--model", required=True, help="Name of the generating model.")
-@click.option("--model-version", help="Version of the model.")
-@click.option("--org", "organisation", help="The provider (organisation running the model).")
+@generation_options
 @click.option("--id", "identifier", metavar="HEX", help="64-bit identifier, 16 hex digits (default: random).")
-@click.option("--created", type=click.DateTime(["%Y-%m-%dT%H:%M:%S%z", "%Y-%m-%dT%H:%M:%S"]),
-              help="When the video was generated (ISO 8601; UTC if no offset). Default: now.")
-@click.option("--prompt-file", type=click.File("r", encoding="utf-8"),
-              help="File holding the prompt; only its SHA-256 digest is recorded.")
 @click.option("--notice/--no-notice", default=None,
               help="Draw the visible notice on the opening frames (default: as the profile says).")
 @click.option("--profile", type=click.Choice(["global", "cn"]),

@@ -12,6 +12,23 @@ import manifests
 from aimark.cli.output import emit_json, json_option, user_errors
 
 
+def generation_options(command: Callable[..., Any]) -> Callable[..., Any]:
+    """--author, --model, --model-version, --org, --created and --prompt-file: what was generated."""
+    options = [
+        click.option("--author", required=True, help="Who made the video (person or account)."),
+        click.option("--model", required=True, help="Name of the generating model."),
+        click.option("--model-version", help="Version of the model."),
+        click.option("--org", "organisation", help="The provider: organisation running the model."),
+        click.option("--created", type=click.DateTime(["%Y-%m-%dT%H:%M:%S%z", "%Y-%m-%dT%H:%M:%S"]),
+                     help="When the video was generated (ISO 8601; UTC if no offset). Default: now."),
+        click.option("--prompt-file", type=click.File("r", encoding="utf-8"),
+                     help="File holding the prompt; only its SHA-256 digest is recorded."),
+    ]
+    for option in reversed(options):
+        command = option(command)
+    return command
+
+
 def signer_options(command: Callable[..., Any]) -> Callable[..., Any]:
     """--cert, --private-key and --tsa, shared by the commands that sign."""
     options = [
@@ -56,23 +73,16 @@ def _signed_text(result: manifests.SignedFile) -> str:
 @click.command()
 @click.argument("input_path", metavar="INPUT", type=click.Path(dir_okay=False))
 @click.argument("output_path", metavar="OUTPUT", type=click.Path(dir_okay=False))
-@click.option("--author", required=True, help="Who made the video (person or account).")
-@click.option("--model", required=True, help="Name of the generating model.")
-@click.option("--model-version", help="Version of the model.")
-@click.option("--org", "organisation", help="The provider: organisation running the model.")
+@generation_options
 @click.option("--id", "identifier", metavar="HEX",
               help="64-bit identifier (16 hex digits) the video's watermark carries; "
                    "recorded as soft binding. Default: a random identifier, no watermark claimed.")
-@click.option("--created", type=click.DateTime(["%Y-%m-%dT%H:%M:%S%z", "%Y-%m-%dT%H:%M:%S"]),
-              help="When the video was generated (ISO 8601; UTC if no offset). Default: now.")
 @click.option("--label-cn", "producer", metavar="PRODUCER",
               help="Write China's AIGC label with this content producer (name or code).")
 @click.option("--training-mining", "choices", metavar="CATEGORY=PERMISSION", multiple=True,
               help="Change one CAWG choice, e.g. ai_training=allowed or "
                    "data_mining='constrained:see https://example.com/terms'. Categories: data_mining, "
                    "ai_inference, ai_training, ai_generative_training; default: only ai_inference allowed.")
-@click.option("--prompt-file", type=click.File("r", encoding="utf-8"),
-              help="File holding the prompt; only its SHA-256 digest is recorded.")
 @click.option("--visible-notice", metavar="TEXT", help="Declare the visible notice shown in the video.")
 @signer_options
 @json_option
