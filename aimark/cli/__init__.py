@@ -13,9 +13,15 @@ from aimark.cli import marking, pipeline, provenance
 def main() -> None:
     """Label AI-generated videos and check them later.
 
+    stamp writes every label in one pass (invisible mark, AIGC metadata,
+    signed C2PA manifest, repository record); verify reads them all back.
+    embed/detect and sign/inspect work on one layer each.
+
     \b
     Example:
-      aimark sample clip.mp4 && aimark embed clip.mp4 marked.mp4 && aimark detect marked.mp4
+      aimark sample clip.mp4
+      aimark stamp clip.mp4 stamped.mp4 --author "Ada Li" --model VidGen
+      aimark verify stamped.mp4
     """
 
 
