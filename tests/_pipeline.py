@@ -25,18 +25,6 @@ def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return folder
 
 
-def remux(src: Path, dst: Path) -> Path:
-    """Copy the streams into a new MP4 (no re-encode): manifest and AIGC label are lost."""
-    with av.open(str(src)) as source, av.open(str(dst), "w") as output:
-        streams = {s.index: output.add_stream_from_template(s) for s in source.streams if s.type in ("video", "audio")}
-        for packet in source.demux(*[source.streams[i] for i in streams]):
-            if packet.dts is None:
-                continue
-            packet.stream = streams[packet.stream.index]
-            output.mux(packet)
-    return dst
-
-
 def platform_reencode(src: Path, dst: Path, *, height: int = 360, bit_rate: int = 500_000,
                       cut: float = 0.0) -> Path:
     """What an upload platform does: downscale, low bit rate H.264, no audio, no metadata.

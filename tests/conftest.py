@@ -72,6 +72,23 @@ def make_clip(path: Path, *, width: int = 480, height: int = 272, frames: int = 
     return path
 
 
+def remux(src: Path, dst: Path, *, options: dict[str, str] | None = None,
+          metadata: dict[str, str] | None = None) -> Path:
+    """Copy the video and audio streams into a new file (no re-encode).
+
+    The file-level metadata (manifest, AIGC label) is lost unless given again.
+    """
+    with av.open(str(src)) as source, av.open(str(dst), "w", options=options or {}) as output:
+        output.metadata.update(metadata or {})
+        streams = {s.index: output.add_stream_from_template(s) for s in source.streams if s.type in ("video", "audio")}
+        for packet in source.demux(*[source.streams[i] for i in streams]):
+            if packet.dts is None:
+                continue
+            packet.stream = streams[packet.stream.index]
+            output.mux(packet)
+    return dst
+
+
 @pytest.fixture(scope="session")
 def clip(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A 2-second 480x272 clip with an AAC sound track."""

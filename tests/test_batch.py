@@ -6,11 +6,11 @@ import json
 
 from click.testing import CliRunner
 
-from _pipeline import home, remux  # noqa: F401  (fixture)
+from _pipeline import home  # noqa: F401  (fixture)
 from aimark.batch import expand, verify_many
 from aimark.cli import main
 from aimark.stamp import stamp
-from conftest import make_clip
+from conftest import make_clip, remux
 
 
 def test_folders_expand_to_their_videos(tmp_path):

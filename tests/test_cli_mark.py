@@ -11,7 +11,7 @@ import pytest
 from click.testing import CliRunner
 
 from aimark.cli import main
-from conftest import make_clip
+from conftest import make_clip, remux
 
 
 def run(*args: str):
@@ -60,13 +60,7 @@ def test_keygen_refuses_to_overwrite(tmp_path):
 
 def _truncated(tmp_path):
     whole = make_clip(tmp_path / "whole.mp4", frames=50)
-    faststart = tmp_path / "faststart.mp4"
-    with av.open(str(whole)) as source, av.open(str(faststart), "w", options={"movflags": "faststart"}) as out:
-        stream = out.add_stream_from_template(source.streams.video[0])
-        for packet in source.demux(source.streams.video[0]):
-            if packet.dts is not None:
-                packet.stream = stream
-                out.mux(packet)
+    faststart = remux(whole, tmp_path / "faststart.mp4", options={"movflags": "faststart"})
     cut = tmp_path / "truncated.mp4"
     cut.write_bytes(faststart.read_bytes()[: faststart.stat().st_size // 2])
     return cut

@@ -12,13 +12,13 @@ import pytest
 from click.testing import CliRunner
 
 import manifests
-from _pipeline import home, remux  # noqa: F401  (fixture)
+from _pipeline import home  # noqa: F401  (fixture)
 from aimark.cli import main
 from aimark.report import html_report, text_report
 from aimark.settings import Settings
 from aimark.stamp import Stamper
 from aimark.verify import verify
-from conftest import make_clip
+from conftest import make_clip, remux
 
 
 @pytest.fixture(scope="module")

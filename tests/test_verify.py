@@ -17,14 +17,14 @@ from click.testing import CliRunner
 
 import manifests
 import watermark
-from _pipeline import append_manifest, home, platform_reencode, reframe, remux, replace_span  # noqa: F401
+from _pipeline import append_manifest, home, platform_reencode, reframe, replace_span  # noqa: F401
 from aimark.cli import main
 from aimark.settings import Settings
 from aimark.stamp import Stamper
 from aimark.verdict import Kind
 from aimark.report import text_report
 from aimark.verify import verify
-from conftest import real_clip
+from conftest import real_clip, remux
 from manifests.repository import RepositoryError, SQLiteRepository, embedded_store
 
 

@@ -6,8 +6,8 @@ import av
 import numpy as np
 import pytest
 
-from conftest import make_clip
-from watermark import DEFAULT_KEY, VideoError, detect_file, embed_file, probe, transcode
+from conftest import make_clip, remux
+from watermark import VideoError, detect_file, embed_file, probe, transcode
 
 
 def _packets(path, kind):
@@ -39,14 +39,7 @@ def test_variable_frame_rate_timing_is_kept(tmp_path):
 
 def test_rotation_colour_and_metadata_are_kept(tmp_path):
     src = make_clip(tmp_path / "rot.mp4", rotation=90)
-    tagged = tmp_path / "tagged.mp4"
-    with av.open(str(src)) as source, av.open(str(tagged), "w") as output:
-        output.metadata["title"] = "a generated clip"
-        stream = output.add_stream_from_template(source.streams.video[0])
-        for packet in source.demux(source.streams.video[0]):
-            if packet.dts is not None:
-                packet.stream = stream
-                output.mux(packet)
+    tagged = remux(src, tmp_path / "tagged.mp4", metadata={"title": "a generated clip"})
     out = tmp_path / "marked.mp4"
     embed_file(tagged, out)
     with av.open(str(out)) as container:
