@@ -11,7 +11,6 @@ from __future__ import annotations
 import argparse
 import datetime as _dt
 import importlib
-import inspect
 import json
 import os
 import platform
@@ -165,17 +164,9 @@ def load_watermark() -> ModuleType:
 
 def baseline_transcode(wm: ModuleType, src: Path, dst: Path, *, crf: float, preset: str,
                        codec: str) -> int:
-    """The unmarked baseline: ``watermark.transcode`` with the embed settings.
-
-    The issue's contract spells it ``transcode(src, dst, crf=, preset=, codec=)``;
-    the package as built takes ``settings=EncoderSettings(...)``. Accept both,
-    so the benchmark measures the same pipeline whichever form is current.
-    """
-    params = inspect.signature(wm.transcode).parameters
-    if "settings" in params and "crf" not in params:
-        settings = wm.EncoderSettings(codec=codec, crf=crf, preset=preset)
-        return wm.transcode(str(src), str(dst), settings=settings)
-    return wm.transcode(str(src), str(dst), crf=crf, preset=preset, codec=codec)
+    """The unmarked baseline: ``watermark.transcode`` with the embed settings."""
+    settings = wm.EncoderSettings(codec=codec, crf=crf, preset=preset)
+    return wm.transcode(str(src), str(dst), settings=settings)
 
 
 def embed(wm: ModuleType, src: Path, dst: Path, key: Any, identifier: str) -> Any:
@@ -206,9 +197,16 @@ def _git(*args: str) -> str:
 # --- command line and results --------------------------------------------------
 
 
-def parser(description: str) -> argparse.ArgumentParser:
-    """The options every script shares."""
+def ab_rounds(args: argparse.Namespace) -> int:
+    """A/B rounds per clip for the timing scripts: ``--rounds``, else 3 (2 with ``--quick``)."""
+    return args.rounds or (2 if args.quick else 3)
+
+
+def parser(description: str, *, rounds: bool = False) -> argparse.ArgumentParser:
+    """The options every script shares (and ``--rounds`` for the A/B timing scripts)."""
     p = argparse.ArgumentParser(description=description)
+    if rounds:
+        p.add_argument("--rounds", type=int, help="A/B rounds per clip (default 3, quick 2)")
     p.add_argument("--quick", action="store_true",
                    help="1-2 clips and a few settings, for iterating on the harness")
     p.add_argument("--out", type=Path, default=RESULTS_DIR,

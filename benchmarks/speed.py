@@ -25,7 +25,7 @@ import tempfile
 from pathlib import Path
 from typing import Any, Sequence
 
-from common import (EMBED_SETTINGS, WORK_DIR, Run, baseline_transcode, embed, identifier_for,
+from common import (EMBED_SETTINGS, ab_rounds, WORK_DIR, Run, baseline_transcode, embed, identifier_for,
                     load_clips, load_watermark, log, md_table, parser, stopwatch)
 
 RATIO_TARGET = 1.25
@@ -33,10 +33,8 @@ REALTIME_TARGET = 2.0
 
 
 def main(argv: Sequence[str] | None = None) -> None:
-    p = parser(__doc__.splitlines()[0])
-    p.add_argument("--rounds", type=int, help="A/B rounds per clip (default 3, quick 2)")
-    args = p.parse_args(argv)
-    rounds = args.rounds or (2 if args.quick else 3)
+    args = parser(__doc__.splitlines()[0], rounds=True).parse_args(argv)
+    rounds = ab_rounds(args)
     wm = load_watermark()
     clips = load_clips(quick=args.quick, originals=False)
     if args.quick:

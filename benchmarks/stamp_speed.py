@@ -26,17 +26,15 @@ import tempfile
 import time
 from typing import Any, Sequence
 
-from common import (EMBED_SETTINGS, WORK_DIR, Run, baseline_transcode, load_clips, load_watermark, log,
+from common import (EMBED_SETTINGS, ab_rounds, WORK_DIR, Run, baseline_transcode, load_clips, load_watermark, log,
                     md_table, parser, stopwatch)
 
 RATIO_TARGET = 1.3
 
 
 def main(argv: Sequence[str] | None = None) -> None:
-    p = parser(__doc__.splitlines()[0])
-    p.add_argument("--rounds", type=int, help="A/B rounds per clip (default 3, quick 2)")
-    args = p.parse_args(argv)
-    rounds = args.rounds or (2 if args.quick else 3)
+    args = parser(__doc__.splitlines()[0], rounds=True).parse_args(argv)
+    rounds = ab_rounds(args)
     wm = load_watermark()
     clips = load_clips(quick=args.quick, originals=False)[:1 if args.quick else None]
     work = WORK_DIR / "stamp_speed"
