@@ -7,6 +7,9 @@ from fractions import Fraction
 from pathlib import Path
 from typing import Sequence
 
+import os
+import shutil
+
 import av
 import cv2
 import numpy as np
@@ -93,6 +96,20 @@ def remux(src: Path, dst: Path, *, options: dict[str, str] | None = None,
 def clip(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A 2-second 480x272 clip with an AAC sound track."""
     return make_clip(tmp_path_factory.mktemp("clips") / "clip.mp4", audio=True)
+
+
+def require(tool: str) -> str:
+    """The path of a command-line tool the test needs (FFmpeg, Chromium), or skip, except in CI.
+
+    CI installs them (.ci/run), so there a missing tool is a failure, never a silent skip.
+    """
+    path = shutil.which(tool)
+    if path is None:
+        reason = f"{tool} is not installed (apt-get install {'ffmpeg' if tool.startswith('ff') else tool})"
+        if os.environ.get("CI"):
+            pytest.fail(reason + "; .ci/run installs it")
+        pytest.skip(reason)
+    return path
 
 
 def real_clip(name: str) -> Path:

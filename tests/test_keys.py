@@ -3,6 +3,8 @@ import stat
 import numpy as np
 import pytest
 
+from outputs import OutputExistsError
+
 from watermark import DEFAULT_KEY, Key, KeyFileError
 from watermark.pattern import layout
 
@@ -19,7 +21,7 @@ def test_save_and_load(tmp_path):
 def test_refuses_to_overwrite(tmp_path):
     path = tmp_path / "k.key"
     path.write_text("precious")
-    with pytest.raises(KeyFileError, match="already exists"):
+    with pytest.raises(OutputExistsError, match="already exists; give another name \\(this kind of file is never"):
         Key.generate().save(path)
     assert path.read_text() == "precious"
 

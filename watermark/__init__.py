@@ -5,14 +5,15 @@ Knows nothing of C2PA; the identifier it carries is 64 opaque bits.
 
 from watermark.detect import Detection, Detector, Span, detect, detect_file, frame_evidence
 from watermark.embed import EmbedResult, embed, embed_file, marker
-from watermark.errors import IdentifierError, KeyFileError, VideoError, WatermarkError
+from watermark.errors import EncoderError, IdentifierError, KeyFileError, VideoError, WatermarkError
 from watermark.keys import DEFAULT_KEY, Key
 from watermark.payload import format_identifier, parse_identifier
-from watermark.video import EncoderSettings, Picture, VideoInfo, probe, transcode
+from watermark.video import DroppedStreamWarning, EncoderSettings, Picture, VideoInfo, probe, transcode
 
 __all__ = [
-    "DEFAULT_KEY", "Detection", "Detector", "EmbedResult", "EncoderSettings", "IdentifierError",
-    "Key", "KeyFileError", "Picture", "Span", "VideoError", "VideoInfo", "WatermarkError",
+    "DEFAULT_KEY", "Detection", "Detector", "DroppedStreamWarning", "EmbedResult", "EncoderError",
+    "EncoderSettings", "IdentifierError", "Key", "KeyFileError", "Picture", "Span", "VideoError", "VideoInfo",
+    "WatermarkError",
     "detect", "detect_file", "embed", "embed_file", "format_identifier", "frame_evidence", "marker",
     "parse_identifier", "probe", "transcode",
 ]

@@ -213,10 +213,10 @@ class Detection:
     seconds: float = 0.0
 
     def to_dict(self) -> dict:
-        """Plain data for JSON."""
+        """Plain data for JSON (``identifier``, and ``frames`` for the frames analysed, as every command names them)."""
         data = asdict(self)
-        identifier = data.pop("identifier")
-        return {"detected": data.pop("detected"), "id": identifier, **data}
+        data["frames"] = data.pop("frames_analyzed")
+        return {"detected": data.pop("detected"), "identifier": data.pop("identifier"), **data}
 
 
 def _false_alarm(score: float, hypotheses: int, with_identifier: bool) -> float:

@@ -100,8 +100,8 @@ def marker(key: Key, identifier: int | str, *, strength: float = 1.0) -> FrameTr
 
 def embed_file(src: str | os.PathLike[str], dst: str | os.PathLike[str], key: Key = DEFAULT_KEY,
                identifier: int | str | None = None, *, strength: float = 1.0,
-               codec: str | None = None, crf: float = 18.0, preset: str = "medium",
-               progress: Progress | None = None) -> EmbedResult:
+               codec: str | None = None, crf: float = 18.0, preset: str = "medium", keep_format: bool = False,
+               progress: Progress | None = None, overwrite: bool = True) -> EmbedResult:
     """Mark every frame of a video file in one decode/encode pass.
 
     Parameters
@@ -114,10 +114,12 @@ def embed_file(src: str | os.PathLike[str], dst: str | os.PathLike[str], key: Ke
         64-bit identifier (int or 16 hex digits); random when omitted.
     strength : float
         Multiplies the perceptual amplitude.
-    codec, crf, preset
+    codec, crf, preset, keep_format
         Encoder settings (see :class:`watermark.video.EncoderSettings`).
     progress : callable, optional
         Called with 1 after each frame.
+    overwrite : bool
+        Replace an existing ``dst`` (never ``src``).
 
     Returns
     -------
@@ -131,7 +133,8 @@ def embed_file(src: str | os.PathLike[str], dst: str | os.PathLike[str], key: Ke
     if identifier is None:
         identifier = secrets.randbits(64)
     value = parse_identifier(identifier) if isinstance(identifier, str) else identifier
+    settings = EncoderSettings(codec=codec, crf=crf, preset=preset, keep_format=keep_format)
     started = time.perf_counter()
-    frames = transcode(src, dst, marker(key, value, strength=strength),
-                       settings=EncoderSettings(codec=codec, crf=crf, preset=preset), progress=progress)
+    frames = transcode(src, dst, marker(key, value, strength=strength), settings=settings, progress=progress,
+                       overwrite=overwrite)
     return EmbedResult(format_identifier(value), key.key_id, frames, time.perf_counter() - started)

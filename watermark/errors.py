@@ -15,3 +15,7 @@ class IdentifierError(WatermarkError, ValueError):
 
 class VideoError(WatermarkError):
     """A video that cannot be read or written as asked."""
+
+
+class EncoderError(WatermarkError, ValueError):
+    """Encoder settings that cannot be used: unknown codec, CRF off its scale, unknown preset."""

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
+import outputs
 from watermark.errors import KeyFileError
 
 KEY_BYTES = 32
@@ -77,18 +78,12 @@ class Key:
     def save(self, path: str | os.PathLike[str]) -> None:
         """Write the key to a new file readable by its owner only.
 
-        Refuses to overwrite: losing a key loses the ability to read every
-        video marked with it.
+        Refuses to overwrite (:class:`outputs.OutputExistsError`), whatever
+        ``--force`` says elsewhere: losing a key loses the ability to read
+        every video marked with it.
         """
-        path = Path(path)
-        try:
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        except FileExistsError:
-            raise KeyFileError(f"'{path}' already exists; not overwriting a key") from None
-        except OSError as error:
-            raise KeyFileError(f"cannot create key file '{path}': {error.strerror}") from None
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(_HEADER + self.secret.hex().encode("ascii") + b"\n")
+        outputs.write_bytes(path, _HEADER + self.secret.hex().encode("ascii") + b"\n", mode=0o600,
+                            replaceable=False)
 
     @property
     def key_id(self) -> str:

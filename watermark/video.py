@@ -1,16 +1,22 @@
 """Streaming video I/O on PyAV: decode, hand luma to the mark, encode.
 
 One frame at a time, so memory does not grow with the video's length. Frame
-timestamps (variable frame rate included), audio streams (copied packet for
-packet, not re-encoded), rotation, colour metadata and container metadata
-pass through. Output is written to a temporary file beside the destination
-and renamed into place only when complete.
+timestamps (variable frame rate included), every other stream the output
+container can carry (audio, subtitles, data, attachments: copied packet for
+packet, with their languages and dispositions), rotation, colour metadata and
+container metadata pass through. By default the video is encoded as 8-bit
+4:2:0 at an even size, which every browser and hardware decoder plays (an odd
+width or height loses its last column or row); ``keep_format`` keeps the
+source's pixel format instead. Output goes through :class:`outputs.Output`:
+a temporary file beside the destination, renamed into place only when
+complete, never over the input.
 """
 
 from __future__ import annotations
 
+import errno
 import os
-import secrets
+import warnings
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from fractions import Fraction
@@ -20,7 +26,8 @@ from typing import Callable, Iterator
 import av
 import numpy as np
 
-from watermark.errors import VideoError
+import outputs
+from watermark.errors import EncoderError, VideoError
 
 #: Output containers by file extension, with the default video codec of each.
 CONTAINERS = {
@@ -34,6 +41,16 @@ CONTAINERS = {
 MAX_SIDE, MAX_PIXELS = 8192, 8192 * 4608
 #: Container metadata the muxer writes itself.
 _MUXER_KEYS = {"encoder", "major_brand", "minor_version", "compatible_brands"}
+#: Stream metadata the muxer writes itself (Matroska's statistics tags among them), compared lower-case.
+_STREAM_MUXER_KEYS = {"encoder", "duration", "bps", "number_of_frames", "number_of_bytes", "_statistics_tags",
+                      "_statistics_writing_app", "_statistics_writing_date_utc"}
+#: The pixel format a browser plays: 8-bit 4:2:0.
+PLAYABLE_FORMAT = "yuv420p"
+#: CRF scales of the encoders aimark tunes, and the x264/x265 speed presets.
+CRF_RANGES = {"libx264": (0, 51), "libx265": (0, 51), "libvpx-vp9": (0, 63), "libvpx": (4, 63),
+              "libsvtav1": (1, 63), "libaom-av1": (0, 63)}
+X264_PRESETS = ("ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow", "slower",
+                "veryslow", "placebo")
 
 _CODING = {1: "I", 2: "P", 3: "B"}  # av.video.frame.PictureType values
 
@@ -43,16 +60,47 @@ Progress = Callable[[int], None]
 
 @dataclass(frozen=True)
 class EncoderSettings:
-    """How the marked video is encoded.
+    """How the marked video is encoded; checked when made, before any decoding.
 
     The defaults (x264, CRF 18, preset medium) are visually transparent for
-    most content; raise the CRF for smaller files.
+    most content; raise the CRF for smaller files. ``keep_format`` keeps the
+    source's pixel format and size (10-bit, 4:4:4, odd sizes), which many
+    players cannot show; by default the output is 8-bit 4:2:0 at an even size.
+
+    Raises
+    ------
+    EncoderError
+        An unknown codec or one that is not a video encoder, a CRF outside the
+        codec's scale, an unknown x264/x265 preset.
     """
 
     codec: str | None = None  # None: the container's default
     crf: float = 18.0
     preset: str = "medium"
     options: dict[str, str] = field(default_factory=dict)
+    keep_format: bool = False
+
+    def __post_init__(self) -> None:
+        if self.codec is not None:
+            self.check(self.codec)
+        elif not 0 <= self.crf <= max(high for _, high in CRF_RANGES.values()):
+            raise EncoderError(f"CRF {self.crf:g} is outside every encoder's scale (0-63; 0-51 for libx264)")
+
+    def check(self, codec: str) -> None:
+        """Refuse settings ``codec`` cannot encode with."""
+        try:
+            found = av.Codec(codec, "w")
+        except (av.error.FFmpegError, ValueError):
+            raise EncoderError(f"unknown video encoder '{codec}'; use e.g. libx264, libx265, libvpx-vp9 or "
+                               "libsvtav1 (`ffmpeg -encoders` lists this machine's)") from None
+        if found.type != "video":
+            raise EncoderError(f"'{codec}' is a {found.type} encoder, not a video encoder; use e.g. libx264")
+        low, high = CRF_RANGES.get(codec, (0, 63))
+        if not low <= self.crf <= high:
+            raise EncoderError(f"CRF {self.crf:g} is outside {codec}'s scale {low}-{high} "
+                               "(lower is better; 18 is visually transparent for libx264)")
+        if codec in ("libx264", "libx265") and self.preset not in X264_PRESETS:
+            raise EncoderError(f"preset '{self.preset}' is not one of {', '.join(X264_PRESETS)}")
 
     def codec_options(self, codec: str) -> dict[str, str]:
         options = {"crf": f"{self.crf:g}"}
@@ -82,7 +130,9 @@ class VideoInfo:
     audio_streams: int
 
     def to_dict(self) -> dict:
-        return dict(self.__dict__)
+        """Plain data for JSON; the path is ``file``, as every command names the file it read."""
+        data = dict(self.__dict__)
+        return {"file": data.pop("path"), **data}
 
 
 @dataclass
@@ -146,6 +196,8 @@ def open_input(path: str | os.PathLike[str]) -> Iterator[av.container.InputConta
         raise VideoError(f"input '{path}' does not exist")
     if path.is_dir():
         raise VideoError(f"input '{path}' is a folder, not a video file")
+    if path.stat().st_size == 0:
+        raise VideoError(f"'{path}' is empty (0 bytes); give the complete video")
     try:
         container = av.open(str(path), mode="r")
     except av.error.PermissionError:
@@ -181,6 +233,15 @@ def _frame_rate(stream: av.VideoStream) -> Fraction:
     return Fraction(rate) if rate else Fraction(25)
 
 
+def _container_name(container: av.container.InputContainer, path: Path) -> str:
+    """The container's usual name: FFmpeg names demuxers by families ('mov,mp4,m4a,3gp,3g2,mj2')."""
+    names = container.format.name.split(",")
+    if "mp4" in names:  # ISO BMFF: the major brand tells QuickTime from MP4
+        return "mov" if container.metadata.get("major_brand", "").strip() == "qt" else "mp4"
+    suffix = path.suffix.lower().lstrip(".")
+    return suffix if suffix in names else names[0]
+
+
 def probe(path: str | os.PathLike[str]) -> VideoInfo:
     """Read a video's facts without decoding it."""
     with open_input(path) as container:
@@ -189,7 +250,7 @@ def probe(path: str | os.PathLike[str]) -> VideoInfo:
         rate = _frame_rate(stream)
         duration = _duration(container, stream)
         return VideoInfo(
-            path=str(path), container=container.format.name, codec=context.name,
+            path=str(path), container=_container_name(container, Path(path)), codec=context.name,
             width=context.width, height=context.height,
             pixel_format=context.format.name if context.format else "unknown",
             frame_rate=float(rate), duration=duration,
@@ -215,17 +276,18 @@ class _Clock:
 
 
 def _decoded_frames(container: av.container.InputContainer, path: Path,
-                    audio_sink: Callable[[av.Packet], None] | None = None) -> Iterator[av.VideoFrame]:
-    """Decode the first video stream; hand audio packets to ``audio_sink``."""
+                    copy_sink: Callable[[av.Packet], None] | None = None,
+                    copied: list[av.stream.Stream] = ()) -> Iterator[av.VideoFrame]:
+    """Decode the first video stream; hand the packets of the ``copied`` streams to ``copy_sink``."""
     video = container.streams.video[0]
     video.thread_type = "AUTO"
-    streams = [video] + (list(container.streams.audio) if audio_sink else [])
+    streams = [video, *copied]
     seconds = 0.0
     try:
         for packet in container.demux(streams):
-            if packet.stream.type == "audio":
+            if packet.stream.index != video.index:
                 if packet.dts is not None:
-                    audio_sink(packet)
+                    copy_sink(packet)
                 continue
             for frame in packet.decode():
                 if frame.time is not None:
@@ -273,9 +335,14 @@ def _as_planar_yuv(frame: av.VideoFrame) -> av.VideoFrame:
     return frame.reformat(format="yuv444p16le" if deep else "yuv444p")
 
 
-def _output_format(frame: av.VideoFrame, codec: av.Codec) -> str:
-    """The pixel format to encode: the input's when the encoder can take it."""
+def _output_format(frame: av.VideoFrame, codec: av.Codec, keep_format: bool) -> str:
+    """The pixel format to encode: 8-bit 4:2:0, or with ``keep_format`` the input's when the encoder takes it."""
     supported = {fmt.name for fmt in codec.video_formats or ()}
+    if not keep_format:
+        if PLAYABLE_FORMAT in supported:
+            return PLAYABLE_FORMAT
+        raise EncoderError(f"the {codec.name} encoder cannot encode 8-bit 4:2:0 video, which browsers play; "
+                           "use libx264, or keep the source format")
     name = frame.format.name
     odd = frame.width % 2 or frame.height % 2
     subsampled = any(c.width != frame.width or c.height != frame.height for c in frame.planes[1:2])
@@ -291,32 +358,38 @@ def _output_format(frame: av.VideoFrame, codec: av.Codec) -> str:
                      f"{name} picture; try --codec libx264")
 
 
-def _output_path(src: Path, dst: Path) -> tuple[str, str]:
-    suffix = dst.suffix.lower()
+def output_container(dst: str | os.PathLike[str]) -> tuple[str, str]:
+    """The muxer and default video codec for an output path, from its extension."""
+    suffix = Path(dst).suffix.lower()
     if suffix not in CONTAINERS:
-        raise VideoError(f"cannot write '{dst.suffix or dst.name}' files; the output must end in "
+        raise VideoError(f"cannot write '{Path(dst).suffix or Path(dst).name}' files; the output must end in "
                          + ", ".join(CONTAINERS))
-    if dst.exists() and src.exists() and os.path.samefile(src, dst):
-        raise VideoError(f"output '{dst}' is the input; write to a new file")
-    if dst.is_dir():
-        raise VideoError(f"output '{dst}' is a folder; give a file name")
-    if not dst.parent.exists():
-        raise VideoError(f"output folder '{dst.parent}' does not exist")
     return CONTAINERS[suffix]
 
 
-@contextmanager
-def atomic_output(dst: Path) -> Iterator[Path]:
-    """A temporary path beside ``dst`` that replaces it only on success."""
-    temporary = dst.with_name(f".{dst.stem}.partial-{secrets.token_hex(4)}{dst.suffix}")
-    try:
-        yield temporary
-        os.replace(temporary, dst)
-    except PermissionError as error:
-        raise VideoError(f"cannot write '{dst}': permission denied") from error
-    finally:
-        if temporary.exists():
-            temporary.unlink()
+def _even_size(frame: av.VideoFrame, keep_format: bool) -> tuple[int, int]:
+    """The encoded size: the input's, less an odd last column or row unless the format is kept."""
+    if keep_format:
+        return frame.width, frame.height
+    return frame.width - frame.width % 2, frame.height - frame.height % 2
+
+
+def _cropped(frame: av.VideoFrame, width: int, height: int) -> av.VideoFrame:
+    """``frame`` without its last column and/or row (4:2:0 needs even sizes)."""
+    cropped = av.VideoFrame(width, height, frame.format.name)
+    for target, source in zip(_plane_views(cropped), _plane_views(frame)):
+        target[...] = source[:target.shape[0], :target.shape[1]]
+    for name in ("color_range", "colorspace"):
+        setattr(cropped, name, getattr(frame, name))
+    return cropped
+
+
+def _write_failed(dst: Path, error: av.error.FFmpegError) -> outputs.OutputError | None:
+    """The output's own error when FFmpeg failed to write (disk full, permissions), else None."""
+    if getattr(error, "errno", None) in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EIO,
+                                         errno.EACCES, errno.EROFS):
+        return outputs.write_failed(dst, error)
+    return None
 
 
 class _Encoder:
@@ -324,14 +397,12 @@ class _Encoder:
 
     def __init__(self, output: av.container.OutputContainer, source: av.VideoStream,
                  first: av.VideoFrame, settings: EncoderSettings, codec_name: str) -> None:
-        try:
-            codec = av.Codec(codec_name, "w")
-        except av.error.FFmpegError:
-            raise VideoError(f"unknown video encoder '{codec_name}'") from None
-        self.pixel_format = _output_format(first, codec)
+        self.pixel_format = _output_format(first, av.Codec(codec_name, "w"), settings.keep_format)
+        self.size = _even_size(first, settings.keep_format)
         rate = _frame_rate(source)
         stream = output.add_stream(codec_name, rate=rate, options=settings.codec_options(codec_name))
-        stream.width, stream.height, stream.pix_fmt = first.width, first.height, self.pixel_format
+        stream.width, stream.height = self.size
+        stream.pix_fmt = self.pixel_format
         stream.time_base = source.time_base or Fraction(1, 90000)
         stream.codec_context.time_base = stream.time_base
         stream.thread_type = "AUTO"
@@ -343,78 +414,116 @@ class _Encoder:
             stream.codec_context.sample_aspect_ratio = source.sample_aspect_ratio
         if first.rotation:
             stream.set_display_rotation(first.rotation)
-        if source.metadata.get("language"):
-            stream.metadata["language"] = source.metadata["language"]
+        _copy_tags(source, stream)
         self.stream = stream
         self.output = output
+
+    def conform(self, frame: av.VideoFrame) -> av.VideoFrame:
+        """The frame in the encoded pixel format and size."""
+        if frame.format.name != self.pixel_format:
+            frame = frame.reformat(format=self.pixel_format)
+        if (frame.width, frame.height) != self.size:
+            frame = _cropped(frame, *self.size)
+        return frame
 
     def encode(self, frame: av.VideoFrame | None) -> None:
         for packet in self.stream.encode(frame):
             self.output.mux(packet)
 
 
+def _copy_tags(source: av.stream.Stream, copy: av.stream.Stream) -> None:
+    """Language, title and the other stream tags, and the dispositions (default, forced, ...)."""
+    copy.metadata.update({key: value for key, value in source.metadata.items()
+                          if key.lower() not in _STREAM_MUXER_KEYS})
+    copy.disposition = source.disposition
+
+
 def transcode(src: str | os.PathLike[str], dst: str | os.PathLike[str],
               transform: FrameTransform | None = None, *,
               settings: EncoderSettings = EncoderSettings(),
               metadata: dict[str, str] | None = None, mux_options: dict[str, str] | None = None,
-              progress: Progress | None = None) -> int:
+              progress: Progress | None = None, overwrite: bool = True) -> int:
     """Decode ``src``, apply ``transform`` to each picture, encode to ``dst``.
 
     Parameters
     ----------
     src, dst : path
         Input video (any container FFmpeg reads) and output path (.mp4,
-        .m4v, .mov, .mkv or .webm). ``dst`` appears only when complete.
+        .m4v, .mov, .mkv or .webm). ``dst`` appears only when complete, and
+        is never ``src`` (by file identity).
     transform : callable, optional
         Called with each :class:`Picture`; it modifies the planes in place.
         None re-encodes unchanged (the baseline the mark is measured against).
     settings : EncoderSettings
-        Video encoder, CRF and preset.
+        Video encoder, CRF, preset, and whether to keep the source's pixel format.
     metadata : dict, optional
         Container metadata to add to what the input carries.
     mux_options : dict, optional
         Options for the muxer (e.g. ``{"movflags": "use_metadata_tags"}``).
     progress : callable, optional
         Called with 1 after each frame.
+    overwrite : bool
+        Replace an existing ``dst`` (the command line asks for ``--force``).
 
     Returns
     -------
     int
         Number of frames written.
+
+    Warns
+    -----
+    DroppedStreamWarning
+        For each stream of ``src`` the output cannot carry (e.g. SubRip
+        subtitles in MP4: write .mkv to keep them).
     """
     src, dst = Path(src), Path(dst)
-    container_format, default_codec = _output_path(src, dst)
+    container_format, default_codec = output_container(dst)
     codec_name = settings.codec or default_codec
+    settings.check(codec_name)
+    with outputs.Output(dst, overwrite=overwrite, inputs=[src]) as out:
+        try:
+            written = _transcode(src, dst, out.temporary, container_format, codec_name, transform, settings,
+                                 metadata, mux_options, progress)
+        except outputs.OutputError:
+            raise
+        except OSError as error:  # FFmpeg's write errors (disk full, I/O), e.g. while finishing the file
+            raise outputs.write_failed(dst, error) from None
+    return written
+
+
+def _transcode(src: Path, dst: Path, temporary: Path, container_format: str, codec_name: str,
+               transform: FrameTransform | None, settings: EncoderSettings, metadata: dict[str, str] | None,
+               mux_options: dict[str, str] | None, progress: Progress | None) -> int:
     options = {"movflags": "+faststart"} if container_format in ("mp4", "mov") else {}
     options.update(mux_options or {})
-    with open_input(src) as source, atomic_output(dst) as temporary:
+    with open_input(src) as source:
         video = source.streams.video[0]
         clock = _Clock(video)
         try:
             output = av.open(str(temporary), mode="w", format=container_format, options=options)
         except av.error.FFmpegError as error:
-            raise VideoError(f"cannot write '{dst}': {error.strerror or error}") from None
+            raise _write_failed(dst, error) or VideoError(f"cannot write '{dst}': {error.strerror or error}") from None
         with output:
             output.metadata.update({k: v for k, v in source.metadata.items() if k not in _MUXER_KEYS})
             output.metadata.update(metadata or {})
-            audio: dict[int, av.AudioStream] = {}
-            pending: list[av.Packet] = []  # audio that arrives before the streams are set up
+            kept = _kept_streams(source, output, src, dst)
+            copies: dict[int, av.stream.Stream] = {}
+            pending: list[av.Packet] = []  # packets that arrive before the streams are set up
             encoder: _Encoder | None = None
 
-            def mux_audio(packet: av.Packet) -> None:
+            def mux_copy(packet: av.Packet) -> None:
                 if encoder is None:
                     pending.append(packet)
                 else:
-                    packet.stream = audio[packet.stream.index]
+                    packet.stream = copies[packet.stream.index]
                     _mux(output, packet, dst)
 
             written = 0
-            for frame in _decoded_frames(source, src, mux_audio):
-                if encoder is None:  # streams in the input's order: video, then audio
+            for frame in _decoded_frames(source, src, mux_copy, kept):
+                if encoder is None:  # streams in the input's order: video, then the others
                     encoder = _Encoder(output, video, frame, settings, codec_name)
-                    audio = {s.index: _copy_stream(output, s, dst) for s in source.streams.audio}
-                if frame.format.name != encoder.pixel_format:
-                    frame = frame.reformat(format=encoder.pixel_format)
+                    copies = {s.index: _copy_stream(output, s, dst) for s in kept}
+                frame = encoder.conform(frame)
                 frame.make_writable()  # decoded buffers may be the decoder's references
                 frame.pts = clock.stamp(frame)
                 frame.time_base = clock.time_base
@@ -425,29 +534,69 @@ def transcode(src: str | os.PathLike[str], dst: str | os.PathLike[str],
                 try:
                     encoder.encode(frame)
                 except av.error.FFmpegError as error:
-                    raise VideoError(f"encoding '{dst}' failed: {error.strerror or error}") from None
+                    raise _write_failed(dst, error) or VideoError(
+                        f"encoding '{dst}' failed: {error.strerror or error}") from None
                 for packet in pending:
-                    mux_audio(packet)
+                    mux_copy(packet)
                 pending.clear()
                 written += 1
                 if progress:
                     progress(1)
             _check_complete(src, video, written)
-            encoder.encode(None)
+            try:
+                encoder.encode(None)
+            except av.error.FFmpegError as error:
+                raise _write_failed(dst, error) or VideoError(
+                    f"encoding '{dst}' failed: {error.strerror or error}") from None
     return written
 
 
-def _copy_stream(output: av.container.OutputContainer, stream: av.AudioStream, dst: Path) -> av.AudioStream:
+class DroppedStreamWarning(UserWarning):
+    """A stream of the input that the output container cannot carry was left out."""
+
+
+_KINDS = {"audio": "audio", "subtitle": "subtitles", "data": "data", "attachment": "attachment",
+          "video": "video"}
+
+
+def _kept_streams(source: av.container.InputContainer, output: av.container.OutputContainer,
+                  src: Path, dst: Path) -> list[av.stream.Stream]:
+    """The input's other streams that the output container can carry; a warning names each one left out.
+
+    Further video streams are left out too: they would carry pictures without the mark.
+    """
+    supported = output.supported_codecs
+    kept = []
+    for stream in source.streams:
+        if stream.index == source.streams.video[0].index:
+            continue
+        name = stream.codec_context.name if stream.codec_context else "unknown"
+        if stream.type == "video":
+            why = "a second video stream would carry pictures without the mark"
+        elif name not in supported:
+            why = f"{dst.suffix} files cannot carry {name} {_KINDS.get(stream.type, stream.type)}" + (
+                "; write .mkv to keep it" if dst.suffix.lower() != ".mkv" else "")
+        else:
+            kept.append(stream)
+            continue
+        warnings.warn(f"stream #{stream.index} of '{src}' is left out: {why}", DroppedStreamWarning, stacklevel=4)
+    return kept
+
+
+def _copy_stream(output: av.container.OutputContainer, stream: av.stream.Stream, dst: Path) -> av.stream.Stream:
     try:
-        return output.add_stream_from_template(stream)
+        copy = output.add_stream_from_template(stream)
     except (av.error.FFmpegError, ValueError) as error:
-        raise VideoError(f"cannot copy the {stream.codec_context.name} audio into '{dst.suffix}': {error}; "
-                         "try an .mkv output") from None
+        raise VideoError(f"cannot copy the {stream.codec_context.name} {stream.type} stream into "
+                         f"'{dst.suffix}' ({error}); try an .mkv output") from None
+    _copy_tags(stream, copy)
+    return copy
 
 
 def _mux(output: av.container.OutputContainer, packet: av.Packet, dst: Path) -> None:
     try:
         output.mux(packet)
     except av.error.FFmpegError as error:
-        raise VideoError(f"cannot copy {packet.stream.codec_context.name} audio into "
-                         f"'{dst.suffix}' ({error.strerror or error}); try an .mkv output") from None
+        raise _write_failed(dst, error) or VideoError(
+            f"cannot copy {packet.stream.codec_context.name} {packet.stream.type} into '{dst.suffix}' "
+            f"({error.strerror or error}); try an .mkv output") from None
