@@ -33,7 +33,9 @@ from manifests.manifest import WATERMARK_ALGORITHM, manifest_definition
 from manifests.media import SUPPORTED_TYPES, VideoInfo, check_video
 from manifests.notice import NOTICE_EN, NOTICE_ZH, Notice, Overlay
 from manifests.reading import Claims, Disclosure, Report, SignatureInfo, ValidationState, inspect_file
-from manifests.signing import SignedFile, Signer, SignerIdentity, propagate_file, sign_file
+from manifests.repository import (ManifestRepository, Record, RepositoryError, SQLiteRepository, embedded_store,
+                                  stored_claims)
+from manifests.signing import SignedFile, Signer, SignerIdentity, propagate_file, sign_file, sign_into
 
 __all__ = [
     "AigcLabel",
@@ -45,13 +47,17 @@ __all__ = [
     "GenerationDescription",
     "MUX_OPTIONS",
     "ManifestError",
+    "ManifestRepository",
     "MediaError",
     "NOTICE_EN",
     "NOTICE_ZH",
     "Notice",
     "Overlay",
     "Permission",
+    "Record",
     "Report",
+    "RepositoryError",
+    "SQLiteRepository",
     "SUPPORTED_TYPES",
     "SignatureInfo",
     "SignedFile",
@@ -70,6 +76,7 @@ __all__ = [
     "check_video",
     "create_test_credentials",
     "development_credentials",
+    "embedded_store",
     "inspect_file",
     "load_credentials",
     "manifest_definition",
@@ -78,5 +85,7 @@ __all__ = [
     "propagate_file",
     "read_aigc",
     "sign_file",
+    "sign_into",
+    "stored_claims",
     "write_aigc",
 ]

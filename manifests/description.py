@@ -16,12 +16,14 @@ import hashlib
 import re
 import secrets
 from dataclasses import dataclass, field, fields, replace
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from typing import Iterable
 
 from manifests.errors import DescriptionError
 
 _IDENTIFIER = re.compile(r"[0-9a-f]{16}")
+#: How far in the future a creation time may be: clocks of two machines differ a little, not by years.
+CLOCK_SKEW = timedelta(minutes=5)
 _PROMPT_DIGEST = re.compile(r"sha256:[0-9a-f]{64}")
 
 
@@ -170,7 +172,8 @@ class GenerationDescription:
     organisation : str, optional
         The provider (the organisation running the model).
     created : datetime
-        When the video was generated; must carry a time zone. Default: now, UTC.
+        When the video was generated; must carry a time zone and not be in the
+        future (5 minutes of clock difference allowed). Default: now, UTC.
     identifier : str
         Content identifier, 16 lowercase hex digits (a 64-bit id). Default: random.
     watermarked : bool
@@ -209,6 +212,10 @@ class GenerationDescription:
             raise DescriptionError(
                 f"creation time {self.created.isoformat()} has no time zone; "
                 "use e.g. datetime.now(timezone.utc)")
+        if self.created > datetime.now(timezone.utc) + CLOCK_SKEW:
+            raise DescriptionError(
+                f"creation time {self.created.isoformat()} is in the future; give when the video was "
+                "generated (or leave it out for now)")
         check_identifier(self.identifier)
         if self.prompt_digest is not None and not _PROMPT_DIGEST.fullmatch(self.prompt_digest):
             raise DescriptionError(

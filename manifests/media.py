@@ -13,6 +13,7 @@ from pathlib import Path
 
 import av
 
+from manifests.boxes import check_structure
 from manifests.errors import MediaError
 
 #: File extensions that can be signed, and their MIME types as c2pa-rs names them.
@@ -51,8 +52,15 @@ class VideoInfo:
     duration: float
 
 
-def media_type(path: str | os.PathLike[str]) -> str:
+def media_type(path: str | os.PathLike[str], role: str = "input") -> str:
     """The MIME type a file is signed as, from its extension.
+
+    Parameters
+    ----------
+    path : path-like
+    role : str
+        ``"input"`` or ``"output"``: what the refusal suggests (convert the
+        input, or name the output differently).
 
     Raises
     ------
@@ -64,14 +72,17 @@ def media_type(path: str | os.PathLike[str]) -> str:
     >>> media_type("clip.MOV")
     'video/quicktime'
     """
-    suffix = Path(path).suffix.lower()
-    try:
+    path = Path(path)
+    suffix = path.suffix.lower()
+    if suffix in SUPPORTED_TYPES:
         return SUPPORTED_TYPES[suffix]
-    except KeyError:
-        raise MediaError(
-            f"'{path}' is a {suffix or 'extension-less'} file; Content Credentials can be "
-            f"embedded only in {_SUPPORTED_NAMES}: convert it first, e.g. "
-            "ffmpeg -i in.webm -c:v libx264 out.mp4") from None
+    kind = f"a {suffix} file" if suffix else "a file without an extension"
+    if role == "output":
+        raise MediaError(f"output '{path}' is {kind}; Content Credentials can be embedded only in "
+                         f"{_SUPPORTED_NAMES}: name it e.g. '{path.with_suffix('.mp4')}'")
+    raise MediaError(f"'{path}' is {kind}; Content Credentials can be embedded only in {_SUPPORTED_NAMES}: "
+                     f"convert it first, e.g. ffmpeg -i '{path}' -c:v libx264 -c:a aac "
+                     f"'{path.with_suffix('.mp4')}'")
 
 
 def check_video(path: str | os.PathLike[str]) -> VideoInfo:
@@ -99,6 +110,7 @@ def check_video(path: str | os.PathLike[str]) -> VideoInfo:
     mime = media_type(path)
     if not Path(path).is_file():
         raise MediaError(f"'{path}' does not exist or is not a file; check the path")
+    check_structure(path)
     try:
         with av.open(os.fspath(path)) as container:
             if "mp4" not in container.format.name and "mov" not in container.format.name:

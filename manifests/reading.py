@@ -19,6 +19,7 @@ from typing import Any
 import c2pa
 from cryptography import x509
 
+from manifests.boxes import check_structure
 from manifests.credentials import TEST_MARKER
 from manifests.errors import CredentialError, DescriptionError, MediaError
 from manifests.labels import LABEL_MEANINGS, AigcLabel, read_aigc
@@ -152,7 +153,7 @@ class Report:
     def to_dict(self) -> dict[str, Any]:
         """Plain values, for JSON."""
         return {
-            "path": self.path,
+            "file": self.path,
             "manifest_present": self.manifest_present,
             "state": self.state.value,
             "verdict": self.verdict,
@@ -247,9 +248,10 @@ def inspect_file(path: str | os.PathLike[str], *,
     >>> report.verdict  # doctest: +SKIP
     'trusted'
     """
+    media_type(path)
     if not Path(path).is_file():
-        media_type(path)
         raise MediaError(f"'{path}' does not exist or is not a file; check the path")
+    check_structure(path)  # a truncated file must not read as merely unsigned
     anchors = load_trust_anchors(trust_anchors) if trust_anchors is not None else None
     notes: list[str] = []
     try:

@@ -18,7 +18,6 @@ import io
 import json
 import os
 import sqlite3
-import struct
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -26,17 +25,19 @@ from typing import Any, Protocol
 
 import c2pa
 
+from manifests.boxes import manifest_store_bytes
 from manifests.credentials import aimark_home
 from manifests.description import check_identifier
 from manifests.errors import ManifestError
-from manifests.reading import Claims, c2pa_context
-from manifests.reading import _claims as claims_of  # the one parser of claims, shared within the package
+from manifests.labels import AigcLabel
+from manifests.reading import Claims, Disclosure, ValidationState, c2pa_context
+# The one parser of claims, signatures and disclosure items, shared within the package:
+from manifests.reading import _claims as claims_of
+from manifests.reading import _disclosures as disclosures_of
+from manifests.reading import _signature as signature_of
 
 #: The repository file in aimark's data folder.
 DEFAULT_NAME = "repository.sqlite"
-
-# ISO/IEC 14496-12 box that holds a C2PA manifest store in MP4 and MOV (C2PA 2.x, A.5).
-_C2PA_UUID = bytes.fromhex("d8fec3d61b0e483c92975828877ec481")
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS manifests (
@@ -128,6 +129,9 @@ class ManifestRepository(Protocol):
     def add(self, record: Record) -> None:
         """Store ``record``; raise :class:`RepositoryError` if its identifier is taken."""
 
+    def remove(self, identifier: str) -> None:
+        """Forget ``identifier`` (a registration undone because its video could not be published)."""
+
     def get(self, identifier: str) -> Record | None:
         """The record for ``identifier``, or None."""
 
@@ -185,6 +189,12 @@ class SQLiteRepository:
         except sqlite3.Error as error:
             raise RepositoryError(f"cannot write to the manifest repository '{self.path}' ({error})") from None
 
+    def remove(self, identifier: str) -> None:
+        try:
+            self._db.execute("DELETE FROM manifests WHERE identifier = ?", (identifier,))
+        except sqlite3.Error as error:
+            raise RepositoryError(f"cannot write to the manifest repository '{self.path}' ({error})") from None
+
     def get(self, identifier: str) -> Record | None:
         row = self._query("WHERE identifier = ?", (identifier,))
         return row[0] if row else None
@@ -225,31 +235,10 @@ def embedded_store(path: str | os.PathLike[str]) -> bytes | None:
 
     Raises
     ------
-    RepositoryError
-        If the file cannot be read.
+    MediaError
+        If the file cannot be read or its boxes are damaged.
     """
-    try:
-        with open(path, "rb") as stream:
-            while header := stream.read(8):
-                if len(header) < 8:
-                    return None
-                size, kind = struct.unpack(">I4s", header)
-                used = 8
-                if size == 1:
-                    size = struct.unpack(">Q", stream.read(8))[0]
-                    used = 16
-                elif size == 0:  # box runs to the end of the file
-                    size = used + os.fstat(stream.fileno()).st_size - stream.tell()
-                if kind == b"uuid" and stream.read(16) == _C2PA_UUID:
-                    body = stream.read(size - used - 16)
-                    end = body.find(b"\0", 4)  # version and flags, then the purpose string
-                    if end > 0 and body[4:end] == b"manifest":
-                        return body[end + 1 + 8:]  # after the 64-bit merkle offset
-                    continue
-                stream.seek(stream.tell() - (16 if kind == b"uuid" else 0) + size - used)
-    except OSError as error:
-        raise RepositoryError(f"cannot read '{path}' ({error.strerror}); check the path") from None
-    return None
+    return manifest_store_bytes(path)
 
 
 def _read_store(store: bytes) -> dict[str, Any]:
@@ -288,3 +277,20 @@ def stored_claims(store: bytes) -> Claims:
         If ``store`` is not a C2PA manifest store.
     """
     return claims_of(_read_store(store))
+
+
+def stored_disclosures(store: bytes, aigc: AigcLabel | None) -> tuple[Disclosure, ...]:
+    """The disclosure items of a registered manifest store, for a file whose own manifest was stripped.
+
+    The manifest items are read from the store as signed at stamping (as for
+    a valid manifest); the AIGC items from ``aigc``, the label the file
+    itself carries (None when it was stripped too).
+
+    Raises
+    ------
+    RepositoryError
+        If ``store`` is not a C2PA manifest store.
+    """
+    data = _read_store(store)
+    signer = signature_of(data["manifests"][data["active_manifest"]])
+    return disclosures_of(ValidationState.VALID, claims_of(data), aigc, signer)

@@ -3,22 +3,24 @@
 A :class:`Signer` is made once (from PEM files, from a callback into a KMS or
 HSM, or from the per-user development identity) and signs any number of
 files. :func:`sign_file` checks the input, writes the AIGC label if asked,
-signs, and only then moves the result into place: c2pa-rs can leave a partial
-file behind when signing fails, and a half-written video must never look
-signed.
+signs, and only then moves the result into place (through
+:class:`outputs.Output`): c2pa-rs can leave a partial file behind when signing
+fails, and a half-written video must never look signed.
 """
 
 from __future__ import annotations
 
 import os
 import re
-import secrets
-from contextlib import contextmanager
+import socket
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any, Callable
+from urllib.parse import urlsplit
 
 import c2pa
+
+import outputs
 
 from manifests import credentials as creds
 from manifests.description import GenerationDescription
@@ -222,7 +224,7 @@ class SignedFile:
 
     def to_dict(self) -> dict[str, Any]:
         """Plain values, for JSON."""
-        return {"path": str(self.path), "identifier": self.identifier, "signer": self.signer.to_dict(),
+        return {"output": str(self.path), "identifier": self.identifier, "signer": self.signer.to_dict(),
                 "aigc": self.aigc.to_dict() if self.aigc else None,
                 "video": {"mime_type": self.video.mime_type, "width": self.video.width,
                           "height": self.video.height, "frames": self.video.frames,
@@ -231,7 +233,7 @@ class SignedFile:
 
 def sign_file(source: str | os.PathLike[str], destination: str | os.PathLike[str],
               description: GenerationDescription, signer: Signer | None = None, *,
-              aigc: AigcLabel | None = None) -> SignedFile:
+              aigc: AigcLabel | None = None, overwrite: bool = True) -> SignedFile:
     """Sign a generated MP4 or MOV video with a manifest built from ``description``.
 
     The input is decode-checked first; with ``aigc``, the label is written into
@@ -251,6 +253,8 @@ def sign_file(source: str | os.PathLike[str], destination: str | os.PathLike[str
         Default: the development identity (signatures read as untrusted).
     aigc : AigcLabel, optional
         China's implicit label to write, e.g. ``aigc_label(description, "ACME")``.
+    overwrite : bool
+        Replace an existing ``destination`` (never ``source``).
 
     Returns
     -------
@@ -261,25 +265,41 @@ def sign_file(source: str | os.PathLike[str], destination: str | os.PathLike[str
     MediaError
         Unsupported, missing, truncated or corrupt input, or already signed.
     SigningError
-        Output equals input, signing or time-stamping failed, output not writable.
+        Signing or time-stamping failed.
+    outputs.OutputError
+        Output is the input, exists, or cannot be written.
 
     Examples
     --------
     >>> d = GenerationDescription(author="Ada", model="VidGen", organisation="ACME")
     >>> sign_file("gen.mp4", "signed.mp4", d, aigc=aigc_label(d))  # doctest: +SKIP
     """
-    source, destination, video = _prepare(source, destination)
+    with outputs.Output(destination, overwrite=overwrite, inputs=[source]) as out:
+        signed = sign_into(out, source, description, signer, aigc=aigc)
+    return signed
+
+
+def sign_into(output: outputs.Output, source: str | os.PathLike[str], description: GenerationDescription,
+              signer: Signer | None = None, *, aigc: AigcLabel | None = None) -> SignedFile:
+    """Sign ``source`` into an open :class:`outputs.Output` without publishing it.
+
+    For a pipeline that has one more step before the file may appear (aimark
+    registers the manifest first, and publishes only if that succeeded).
+    The returned ``SignedFile.path`` is the output's destination.
+    """
+    source, video = _prepare(source, output.destination)
     signer = signer or Signer.development()
-    with _staged(destination) as staged, _temporary(destination) as labelled:
-        if aigc is not None:
-            write_aigc(source, labelled, aigc)
-        signer._sign(manifest_definition(description, title=destination.name), video.mime_type,
-                     source if aigc is None else labelled, staged)
-    return SignedFile(destination, description.identifier, signer.identity, aigc, video)
+    labelled = output.scratch(source.suffix) if aigc is not None else source
+    if aigc is not None:
+        write_aigc(source, labelled, aigc)
+    signer._sign(manifest_definition(description, title=output.destination.name), video.mime_type,
+                 labelled, output.temporary)
+    return SignedFile(output.destination, description.identifier, signer.identity, aigc, video)
 
 
 def propagate_file(source: str | os.PathLike[str], destination: str | os.PathLike[str],
-                   propagator: str, propagate_id: str, signer: Signer | None = None) -> SignedFile:
+                   propagator: str, propagate_id: str, signer: Signer | None = None, *,
+                   overwrite: bool = True) -> SignedFile:
     """Pass a labelled video on as a platform: set the AIGC propagator fields and re-sign.
 
     GB 45438-2025 asks platforms that spread generated content to add their
@@ -291,34 +311,30 @@ def propagate_file(source: str | os.PathLike[str], destination: str | os.PathLik
     ------
     MediaError
         Unusable input, or input without an AIGC label or without a manifest.
-    SigningError
+    SigningError, outputs.OutputError
         As for :func:`sign_file`.
     """
-    source, destination, video = _prepare(source, destination, signed=True)
-    label = read_aigc(source)
-    if label is None:
-        raise MediaError(f"'{source}' has no AIGC label to add propagator fields to; "
-                         "the producer must label it (aimark sign --label-cn PRODUCER)")
-    label = label.propagated(propagator, propagate_id)
-    signer = signer or Signer.development()
-    definition = propagation_definition(title=destination.name, propagator=propagator, parent=_PARENT)
-    with _staged(destination) as staged, _temporary(destination) as labelled:
+    with outputs.Output(destination, overwrite=overwrite, inputs=[source]) as out:
+        source, video = _prepare(source, out.destination, signed=True)
+        label = read_aigc(source)
+        if label is None:
+            raise MediaError(f"'{source}' has no AIGC label to add propagator fields to; "
+                             "the producer must label it (aimark sign --label-cn PRODUCER)")
+        label = label.propagated(propagator, propagate_id)
+        signer = signer or Signer.development()
+        definition = propagation_definition(title=out.destination.name, propagator=propagator, parent=_PARENT)
+        labelled = out.scratch(source.suffix)
         write_aigc(source, labelled, label)
-        signer._sign(definition, video.mime_type, labelled, staged, ingredient=source)
-    return SignedFile(destination, None, signer.identity, label, video)
+        signer._sign(definition, video.mime_type, labelled, out.temporary, ingredient=source)
+    return SignedFile(out.destination, None, signer.identity, label, video)
 
 
-def _prepare(source: str | os.PathLike[str], destination: str | os.PathLike[str],
-             signed: bool = False) -> tuple[Path, Path, VideoInfo]:
-    """Check paths and input before any work: same container, distinct files, sound video."""
-    source, destination = Path(source), Path(destination)
-    if media_type(destination) != media_type(source):
+def _prepare(source: str | os.PathLike[str], destination: Path, signed: bool = False) -> tuple[Path, VideoInfo]:
+    """Check the input before any work: the destination's container, a sound video, signed or not as needed."""
+    source = Path(source)
+    if media_type(destination, "output") != media_type(source):
         raise MediaError(f"'{destination}' names another container type than '{source}'; "
                          f"use the extension {source.suffix}")
-    if destination.resolve() == source.resolve() or (
-            destination.exists() and source.exists() and destination.samefile(source)):
-        raise SigningError(f"the output '{destination}' is the input; "
-                           "write the signed video to a new file")
     video = check_video(source)
     has_manifest = manifest_store(source) is not None
     if has_manifest and not signed:
@@ -327,43 +343,32 @@ def _prepare(source: str | os.PathLike[str], destination: str | os.PathLike[str]
     if signed and not has_manifest:
         raise MediaError(f"'{source}' carries no Content Credentials to pass on; "
                          "sign it first with `aimark sign`")
-    return source, destination, video
+    return source, video
 
 
-@contextmanager
-def _temporary(destination: Path) -> Iterator[Path]:
-    """A temporary path beside ``destination``, removed on exit.
-
-    Beside it, so that a rename onto ``destination`` stays on one file system
-    and is atomic.
-    """
-    if not destination.parent.is_dir():
-        raise SigningError(f"the output folder '{destination.parent}' does not exist; create it first")
-    name = destination.parent / f".{destination.name}.{secrets.token_hex(4)}.tmp"
-    try:
-        # O_EXCL: never clobber a file; mode 0o666 so the umask decides, as for any new file.
-        os.close(os.open(name, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
-    except OSError as error:
-        raise SigningError(f"cannot write into '{destination.parent}' ({error.strerror}); "
-                           "choose a writable output folder") from None
-    try:
-        yield Path(name)
-    finally:
-        Path(name).unlink(missing_ok=True)
-
-
-@contextmanager
-def _staged(destination: Path) -> Iterator[Path]:
-    """A temporary path renamed onto ``destination`` only if the block succeeds."""
-    with _temporary(destination) as staged:
-        yield staged
-        os.replace(staged, destination)
+#: Seconds to wait for the time-stamp authority to accept a connection.
+TSA_TIMEOUT = 5.0
 
 
 def _check_tsa_url(url: str | None) -> None:
-    if url is not None and not re.match(r"https?://[^\s/]+", url):
+    """Refuse a time-stamp authority that is not an http(s) URL or does not answer, before any work.
+
+    c2pa-rs calls it only after the whole file has been written; a connection
+    (no request) tells now whether that call can succeed.
+    """
+    if url is None:
+        return
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname or re.search(r"\s", url):
         raise SigningError(f"time-stamp authority {url!r} is not an http(s) URL; "
                            "give e.g. http://timestamp.digicert.com, or leave it out")
+    try:
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+        socket.create_connection((parts.hostname, port), timeout=TSA_TIMEOUT).close()
+    except (OSError, ValueError) as error:
+        reason = getattr(error, "strerror", None) or str(error) or type(error).__name__
+        raise SigningError(f"time-stamp authority '{url}' cannot be reached ({reason}); "
+                           "check the URL and the network, or sign without a time stamp") from None
 
 
 def _one_line(error: BaseException) -> str:

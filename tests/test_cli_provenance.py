@@ -118,7 +118,8 @@ def test_bad_inputs_are_one_line_errors_with_exit_2_and_no_output(tmp_path, clip
         ([clip, out, "--cert", garbage, "--private-key", other_key], ["PEM"]),
         ([clip, out, "--tsa", "http://127.0.0.1:9/tsa"], ["time-stamp authority"]),
         ([clip, clip], ["is the input"]),
-        ([clip, out, "--id", "xyz"], ["16 lowercase hex"]),
+        ([clip, out, "--id", "xyz"], ["16 hexadecimal digits"]),
+        ([clip, out, "--created", "2099-01-01T00:00:00"], ["is in the future"]),
         ([clip, out, "--training-mining", "ai_training=sometimes"], ["permission"]),
     ]
     for arguments, words in cases:
@@ -137,6 +138,38 @@ def test_cert_without_key_is_a_usage_error(tmp_path, clip):
 def test_inspect_errors(tmp_path):
     assert_user_error(run(inspect, tmp_path / "missing.mp4"), "does not exist")
     assert_user_error(run(inspect, tmp_path / "clip.mkv"), "MP4")
+
+
+@pytest.mark.parametrize("cut", [0.5, 0.9, 0])
+def test_inspect_calls_a_truncated_or_empty_file_what_every_command_calls_it(tmp_path, clip, cut):
+    broken = tmp_path / "broken.mp4"
+    broken.write_bytes(clip.read_bytes()[: int(clip.stat().st_size * cut)])
+    words = ["truncated"] if cut else ["is empty (0 bytes)"]
+    assert_user_error(run(inspect, broken), *words)
+    assert_user_error(run(sign, broken, tmp_path / "out.mp4", "--author", "A", "--model", "M"), *words)
+
+
+def test_sign_takes_an_upper_case_identifier_as_embed_and_stamp_do(tmp_path, clip):
+    result = run(sign, clip, tmp_path / "out.mp4", "--author", "A", "--model", "M", "--id", "00C0FFEE12345678",
+                 "--json")
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.output)
+    assert data["identifier"] == "00c0ffee12345678" and data["output"] == str(tmp_path / "out.mp4")
+
+
+@pytest.mark.parametrize("name", ["clip.mkv", "clip.mpg"])
+def test_the_conversion_hint_names_the_actual_input(tmp_path, clip, name):
+    source = tmp_path / name
+    source.write_bytes(clip.read_bytes())
+    result = run(sign, source, tmp_path / "out.mp4", "--author", "A", "--model", "M")
+    assert_user_error(result, f"ffmpeg -i '{source}'", f"'{source.with_suffix('.mp4')}'")
+    assert "in.webm" not in result.output
+
+
+def test_an_output_of_the_wrong_kind_is_told_to_change_its_name(tmp_path, clip):
+    result = run(sign, clip, tmp_path / "out.webm", "--author", "A", "--model", "M")
+    assert_user_error(result, f"output '{tmp_path / 'out.webm'}' is a .webm file", "name it e.g.")
+    assert "ffmpeg" not in result.output
 
 
 @pytest.mark.parametrize("command", COMMANDS + list(certs.commands.values()), ids=lambda c: c.name)

@@ -7,6 +7,8 @@ import os
 from pathlib import Path
 
 import pytest
+
+from outputs import OutputPathError, SameFileError
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
@@ -145,10 +147,10 @@ def test_encrypted_key_needs_the_passphrase_from_the_environment(tmp_path, monke
 
 
 def test_unreachable_time_stamp_authority_fails_cleanly(tmp_path, clip):
-    # Port 9 on the loopback address: nothing listens, so the connection is refused at once.
-    signer = Signer.development(tsa_url="http://127.0.0.1:9/tsa")
-    with pytest.raises(SigningError, match="time-stamp authority"):
-        sign_file(clip, tmp_path / "signed.mp4", DESCRIPTION, signer)
+    # Port 9 on the loopback address: nothing listens, so the connection is refused at once,
+    # when the signer is made: before any file is checked or written.
+    with pytest.raises(SigningError, match="time-stamp authority 'http://127.0.0.1:9/tsa' cannot be reached"):
+        Signer.development(tsa_url="http://127.0.0.1:9/tsa")
     assert leftovers(tmp_path, {"clip.mp4"}) == []
     with pytest.raises(SigningError, match="not an http"):
         Signer.development(tsa_url="timestamp.example.com")
@@ -180,7 +182,7 @@ def test_truncated_video_is_refused_before_signing(tmp_path, faststart):
 
 
 def test_output_must_not_be_the_input(tmp_path, clip):
-    with pytest.raises(SigningError, match="is the input"):
+    with pytest.raises(SameFileError, match="is the input"):
         sign_file(clip, tmp_path / "." / "clip.mp4", DESCRIPTION)
     with pytest.raises(MediaError, match="another container type"):
         sign_file(clip, tmp_path / "clip.mov", DESCRIPTION)
@@ -193,7 +195,7 @@ def test_already_signed_input_is_not_silently_replaced(tmp_path, clip):
 
 
 def test_missing_output_folder_is_named(tmp_path, clip):
-    with pytest.raises(SigningError, match="does not exist"):
+    with pytest.raises(OutputPathError, match="does not exist"):
         sign_file(clip, tmp_path / "no" / "such" / "out.mp4", DESCRIPTION)
 
 
