@@ -50,8 +50,8 @@ def boxes(stream: BinaryIO, length: int, path: str | os.PathLike[str] = "the fil
     while offset < length:
         stream.seek(offset)
         header = stream.read(8)
-        if len(header) < 8:
-            raise _truncated(path, f"{length - offset} stray bytes after the last box")
+        if len(header) < 8:  # a few stray bytes after the last box: players ignore them too
+            return
         size, kind = struct.unpack(">I4s", header)
         used = 8
         if size == 1:

@@ -23,6 +23,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID, ObjectIdentifier
 
+import outputs
 from manifests.errors import CredentialError
 
 #: Put in the organisation name of every certificate aimark makes, so a reader
@@ -284,13 +285,6 @@ def _test_chain(organisation: str, algorithm: str, days: int):
     return root, root_key, leaf, leaf_key
 
 
-def _write_private(path: Path, data: bytes) -> None:
-    """Write a key file owner-only from the start (no window where others can read it)."""
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "wb") as file:
-        file.write(data)
-
-
 def create_test_credentials(directory: str | os.PathLike[str], *, organisation: str = "aimark",
                             algorithm: str = "es256", days: int = 365) -> TestCredentialFiles:
     """Make a local root CA and a signing certificate that c2pa-rs accepts.
@@ -336,12 +330,14 @@ def create_test_credentials(directory: str | os.PathLike[str], *, organisation: 
     pem = serialization.Encoding.PEM
     try:
         folder.mkdir(parents=True, exist_ok=True)
-        _write_private(files.root_key, root_key.private_bytes(pem, pkcs8, serialization.NoEncryption()))
-        _write_private(files.private_key, leaf_key.private_bytes(pem, pkcs8, serialization.NoEncryption()))
-        files.root.write_bytes(root.public_bytes(pem))
-        files.certificate.write_bytes(leaf.public_bytes(pem))
     except OSError as error:
-        raise CredentialError(f"cannot write test credentials into '{folder}' ({error.strerror})") from None
+        raise CredentialError(f"cannot create the folder '{folder}' ({error.strerror})") from None
+    plain = serialization.NoEncryption()
+    written = [(files.root_key, root_key.private_bytes(pem, pkcs8, plain), 0o600),  # owner-only from the start
+               (files.private_key, leaf_key.private_bytes(pem, pkcs8, plain), 0o600),
+               (files.root, root.public_bytes(pem), 0o666), (files.certificate, leaf.public_bytes(pem), 0o666)]
+    for path, data, mode in written:
+        outputs.write_bytes(path, data, mode=mode, replaceable=False)  # never replaced
     return files
 
 

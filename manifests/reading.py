@@ -13,6 +13,7 @@ import enum
 import json
 import os
 from dataclasses import asdict, dataclass
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -165,6 +166,26 @@ class Report:
             "notes": list(self.notes),
             "manifests": self.manifests,
         }
+
+
+def format_time(value: datetime | str | None) -> str | None:
+    """The one way reports write a time: ``2026-08-02 14:05:09 UTC`` (ISO 8601 text is converted).
+
+    Examples
+    --------
+    >>> format_time("2026-08-02T16:05:09.5+02:00")
+    '2026-08-02 14:05:09 UTC'
+    """
+    if value is None or value == "":
+        return None
+    if isinstance(value, str):
+        try:
+            value = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        except ValueError:
+            return value  # not a time a manifest should hold: show it as it is
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=timezone.utc)
+    return value.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
 def c2pa_context(trust_anchors: bytes | None = None) -> c2pa.Context:
@@ -421,7 +442,7 @@ def _disclosures(state: ValidationState, claims: Claims | None, aigc: AigcLabel 
         from_manifest("California", "system name and version",
                       c and c.model and c.model_version and model,
                       f"version missing for {model}" if model else "no model named"),
-        from_manifest("California", "creation time and date", c and c.created, "no time"),
+        from_manifest("California", "creation time and date", c and format_time(c.created), "no time"),
         from_manifest("California", "unique identifier", c and c.identifier, "no identifier"),
     ]
     return tuple(items)
