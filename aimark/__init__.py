@@ -12,8 +12,10 @@ try:
 except PackageNotFoundError:  # running from a source tree without install
     __version__ = "0.0.0"
 
+# Classes only: re-exporting the functions ``stamp`` and ``verify`` here would hide the
+# submodules of the same names (``aimark.verify.verify`` would fail).
 from aimark.settings import Settings  # noqa: E402  (after the version, which they report)
-from aimark.stamp import Stamper, StampResult, stamp  # noqa: E402
-from aimark.verify import Verification, verify  # noqa: E402
+from aimark.stamp import Stamper, StampResult  # noqa: E402
+from aimark.verify import Verification  # noqa: E402
 
-__all__ = ["Settings", "StampResult", "Stamper", "Verification", "__version__", "stamp", "verify"]
+__all__ = ["Settings", "StampResult", "Stamper", "Verification", "__version__"]

@@ -3,17 +3,23 @@
 A platform or a dataset builder checks folders of videos. Each file is
 verified in a worker process (decoding and detection are CPU-bound), and a
 file that cannot be read becomes an error entry instead of stopping the run.
+The workers end with the run whatever ends it: Ctrl-C or SIGTERM to the
+command terminates them, and on Linux they also die with it if it is killed.
 """
 
 from __future__ import annotations
 
+import ctypes
+import multiprocessing
 import os
-from concurrent.futures import ProcessPoolExecutor
+import signal
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable, Iterator
 
 import manifests
+import outputs
 import watermark
 from aimark.errors import AimarkError
 from aimark.verify import verify
@@ -34,19 +40,46 @@ class BatchItem:
         return self.result if self.result is not None else {"file": self.path, "error": self.error}
 
 
+#: Order of exit statuses from worst to best: unreadable, tampered, stripped, unlabelled, intact.
+SEVERITY = (2, 4, 3, 5, 0)
+
+
+def worst_status(statuses: Iterable[int]) -> int:
+    """The most severe of the files' exit statuses (see :data:`SEVERITY`); 0 for none."""
+    return min(statuses, key=SEVERITY.index, default=0)
+
+
+def _is_video(path: Path) -> bool:
+    """A video file to take from a folder: a video ending, not hidden, not a partial output."""
+    return (path.suffix.lower() in VIDEO_SUFFIXES and not path.name.startswith(".")
+            and not outputs.is_temporary(path) and path.is_file())
+
+
 def expand(inputs: Iterable[str | os.PathLike[str]]) -> list[Path]:
-    """Files to verify: the files given, and the videos inside the folders given (recursively, sorted)."""
+    """Files to verify: the files given, and the videos inside the folders given (recursively, sorted).
+
+    Hidden files and the temporaries of unfinished outputs are left out of folders.
+    """
     files: list[Path] = []
     for item in map(Path, inputs):
         if item.is_dir():
-            files += sorted(p for p in item.rglob("*") if p.suffix.lower() in VIDEO_SUFFIXES and p.is_file())
+            files += sorted(p for p in item.rglob("*") if _is_video(p))
         else:
             files.append(item)
     return files
 
 
-def _verify_one(path: Path, key_paths: tuple[str, ...], trust_anchors: str | None,
-                repository: str | None) -> BatchItem:
+def _start_worker() -> None:
+    """In each worker: Ctrl-C is the parent's to handle, and the worker dies with the parent (Linux)."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    if sys.platform.startswith("linux"):
+        pr_set_pdeathsig = 1
+        ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, signal.SIGTERM)
+
+
+def _verify_one(job: tuple[Path, tuple[str, ...], str | None, str | None]) -> BatchItem:
+    path, key_paths, trust_anchors, repository = job
     try:
         keys = [watermark.Key.load(key) for key in key_paths]
         result = verify(path, keys=keys, trust_anchors=trust_anchors, repository=repository)
@@ -78,6 +111,10 @@ def verify_many(paths: Iterable[Path], *, key_paths: Iterable[str] = (), trust_a
     paths = list(paths)
     count = max(1, min(workers or os.cpu_count() or 1, len(paths)))
     keys, repo = tuple(key_paths), str(repository) if repository is not None else None
-    with ProcessPoolExecutor(max_workers=count) as pool:
-        yield from pool.map(_verify_one, paths, [keys] * len(paths), [trust_anchors] * len(paths),
-                            [repo] * len(paths))
+    pool = multiprocessing.Pool(count, initializer=_start_worker)
+    try:
+        yield from pool.imap(_verify_one, [(path, keys, trust_anchors, repo) for path in paths])
+        pool.close()
+    finally:  # also when the caller stops early, on Ctrl-C or SIGTERM: no worker outlives the run
+        pool.terminate()
+        pool.join()

@@ -13,7 +13,3 @@ class SettingsError(AimarkError, ValueError):
 
 class StampError(AimarkError):
     """A video cannot be stamped as asked (e.g. a visible notice on a format it cannot draw on)."""
-
-
-class ReportError(AimarkError):
-    """A report cannot be written where asked."""

@@ -9,22 +9,26 @@ from __future__ import annotations
 
 import base64
 import html
+import io
 import os
 from datetime import datetime, timezone
 from pathlib import Path
 
 import cv2
 import numpy as np
+from fontTools.subset import Options, Subsetter
+from fontTools.ttLib import TTFont
 
 import manifests
+import outputs
 import watermark
 from aimark import __version__
-from aimark.errors import ReportError
 from aimark.verdict import model_name
-from aimark.verify import WEAK_SCORE, Timeline, Verification
+from aimark.verify import SPAN_LEGEND, WEAK_SCORE, Timeline, Verification
+from manifests.reading import format_time
+from manifests.repository import Record, stored_disclosures
 from watermark.fingerprint import MATCH_CORRELATION
 
-_LEGEND = "█ marked  ▒ weak  · unmarked  ? too short to tell"
 _NO_TIME_CODE = "The order of spans cannot be checked: the mark carries no time code."
 
 
@@ -34,7 +38,7 @@ def _model(verification: Verification) -> str:
     if verdict.model:
         parts.append(f"with {verdict.model}")
     if verdict.created:
-        parts.append(f"created {verdict.created}")
+        parts.append(f"created {format_time(verdict.created)}")
     return ", ".join(parts)
 
 
@@ -45,7 +49,7 @@ def _key_name(key_id: str) -> str:
 def _timeline_lines(timeline: Timeline) -> list[str]:
     bar = timeline.bar()
     end = f"{timeline.span_seconds * len(bar):g} s"
-    return [f"Timeline     {bar}   ({timeline.span_seconds:g} s per character; {_LEGEND})",
+    return [f"Timeline     {bar}   ({timeline.span_seconds:g} s per character; {SPAN_LEGEND})",
             f"             0 s{end.rjust(max(len(bar), len(end) + 4) - 3)}",
             "             " + ("Unmarked: " + ", ".join(f"{a:g}-{b:g} s" for a, b in timeline.unmarked)
                                if timeline.unmarked else "Every span long enough to tell carries the mark."),
@@ -95,7 +99,7 @@ def text_report(verification: Verification) -> str:
                      f"false-alarm bound {detection.false_alarm_probability:.1e})")
     if v.record is not None:
         lines.append(f"Repository   {v.record.identifier} -> {v.record.manifest_id} (registered "
-                     f"{v.record.registered:%Y-%m-%d %H:%M} UTC in {v.repository})")
+                     f"{format_time(v.record.registered)} in {v.repository})")
     elif v.detection is not None:
         lines.append(f"Repository   no record for the identifier ({v.repository or 'no repository on this machine'})")
     if v.recovered is not None:
@@ -121,7 +125,7 @@ def text_report(verification: Verification) -> str:
 _COLOURS = {"intact": "#1b5e20", "stripped": "#8d6e00", "tampered": "#b71c1c", "unlabelled": "#424242"}
 _SPAN_COLOURS = {"marked": "#2e7d32", "weak": "#f9a825", "unmarked": "#c62828", "short": "#9e9e9e"}
 _STYLE = """
-body{font:15px/1.45 system-ui,-apple-system,'Segoe UI',Roboto,'Noto Sans',sans-serif;
+body{font:15px/1.45 'aimark Notice Sans',system-ui,-apple-system,'Segoe UI',Roboto,'Noto Sans',sans-serif;
   margin:0;color:#212121;background:#fafafa}
 main{max-width:1100px;margin:0 auto;padding:24px}
 h1{font-size:22px;margin:0 0 4px}
@@ -130,12 +134,35 @@ h2{font-size:18px;margin:28px 0 8px;border-bottom:1px solid #ddd;padding-bottom:
 table{border-collapse:collapse;width:100%;background:#fff}
 td,th{border:1px solid #e0e0e0;padding:4px 8px;text-align:left;vertical-align:top}
 th{background:#f5f5f5;width:28%}
-code,.mono{font-family:ui-monospace,Menlo,Consolas,monospace;font-size:13px;word-break:break-all}
+code,.mono{font-family:'aimark Notice Sans',ui-monospace,Menlo,Consolas,monospace;font-size:13px;
+  word-break:break-all}
 ul.reasons li{margin-bottom:6px} .evidence{color:#555;font-size:13px}
 .frames{display:flex;flex-wrap:wrap;gap:12px} figure{margin:0;background:#fff;border:1px solid #e0e0e0;padding:6px}
 figure img{display:block;max-width:520px;height:auto} figcaption{font-size:12px;color:#555;max-width:520px}
 .ok{color:#1b5e20} .bad{color:#b71c1c} footer{margin-top:32px;font-size:12px;color:#757575}
 """
+
+
+def font_face(text: str) -> str:
+    """CSS ``@font-face`` with the notice's bundled font, cut to the characters of ``text`` beyond ASCII.
+
+    A reader's machine often has no Chinese font ('AI生成' would show as
+    boxes); the subset keeps the self-contained page small, and its
+    ``unicode-range`` leaves Latin text to the system's own fonts.
+    """
+    font = TTFont(manifests.notice.DEFAULT_FONT)
+    covered = font.getBestCmap()
+    wanted = sorted({ord(char) for char in text if ord(char) > 0x7F and ord(char) in covered})
+    if not wanted:
+        return ""
+    subsetter = Subsetter(Options(hinting=False, layout_features=["kern", "palt"], name_IDs=[1, 2]))
+    subsetter.populate(unicodes=wanted)
+    subsetter.subset(font)
+    data = io.BytesIO()
+    font.save(data)
+    ranges = ",".join(f"U+{code:04X}" for code in wanted)
+    return ("@font-face{font-family:'aimark Notice Sans';src:url(data:font/otf;base64,"
+            f"{base64.b64encode(data.getvalue()).decode('ascii')}) format('opentype');unicode-range:{ranges}}}")
 
 
 def _e(value: object) -> str:
@@ -202,11 +229,35 @@ def _jpeg(rgb: np.ndarray) -> str:
 def _claims_table(c: manifests.Claims) -> str:
     return _table([("AI-generated", f"{'yes' if c.ai_generated else 'no'} ({c.digital_source_type})"),
                    ("Author", c.author), ("Model", model_name(c.model, c.model_version)),
-                   ("Organisation", c.organisation), ("Created", c.created),
+                   ("Organisation", c.organisation), ("Created", format_time(c.created)),
                    ("Identifier", c.identifier), ("Watermark (soft binding)", c.watermark_identifier),
                    ("Training and mining", ", ".join(f"{k} {u}" for k, u in c.training_mining.items())),
                    ("Prompt digest", c.prompt_digest), ("Visible notice", c.visible_notice),
                    ("Claim generator", c.claim_generator)])
+
+
+def _disclosure_table(items: tuple[manifests.Disclosure, ...]) -> str:
+    return "<table><tr><th>Rule</th><th>Item</th><th>Found</th></tr>" + "".join(
+        f"<tr><td>{_e(d.regime)}</td><td>{_e(d.item)}</td><td class=\"{'ok' if d.found else 'bad'}\">"
+        f"{'yes' if d.found else 'no'}: {_e(d.detail)}</td></tr>" for d in items) + "</table>"
+
+
+#: Row names of the repository record, in the order shown.
+_RECORD_ROWS = {"identifier": "Watermark identifier", "manifest_id": "Manifest", "key_id": "Watermark key",
+                "registered": "Registered", "author": "Author", "model": "Model", "model_version": "Model version",
+                "organisation": "Organisation", "created": "Created", "size": "Stamped picture size",
+                "store_bytes": "Manifest store",
+                "store_sha256": "Manifest store SHA-256", "fingerprint_bytes": "Fingerprint"}
+
+
+def _record_rows(record: Record) -> list[tuple[str, object]]:
+    data = record.to_dict()
+    data["registered"], data["created"] = format_time(record.registered), format_time(record.created)
+    data["key_id"] = _key_name(record.key_id)
+    data["store_bytes"] = f"{len(record.store):,} bytes"
+    data["fingerprint_bytes"] = f"{len(record.fingerprint):,} bytes ({len(record.fingerprint) // 64} s)"
+    data["size"] = f"{record.width}x{record.height}"
+    return [(label, data[name]) for name, label in _RECORD_ROWS.items()]
 
 
 def _drawable(text: str) -> bool:
@@ -281,14 +332,16 @@ def html_report(verification: Verification) -> str:
         if report.reasons:
             body.append("<h3>Validation reasons and codes</h3><ul>" + "".join(f"<li><code>{_e(r)}</code></li>"
                                                                   for r in report.reasons) + "</ul>")
-        body.append("<h3>Disclosure items</h3><table><tr><th>Rule</th><th>Item</th><th>Found</th></tr>" + "".join(
-            f"<tr><td>{_e(d.regime)}</td><td>{_e(d.item)}</td><td class=\"{'ok' if d.found else 'bad'}\">"
-            f"{'yes' if d.found else 'no'}: {_e(d.detail)}</td></tr>" for d in report.disclosures) + "</table>")
+        if v.recovered is None:
+            body.append("<h3>Disclosure items</h3>" + _disclosure_table(report.disclosures))
 
     if v.recovered is not None:
         body.append("<h3>Claims of the manifest registered for the watermark identifier</h3><p>Signed at "
                     "stamping and kept in the manifest repository; the watermark and the fingerprint tie "
                     "them to this file.</p>" + _claims_table(v.recovered))
+        body.append("<h3>Disclosure items</h3><p>The manifest items as the registered manifest carries them; "
+                    "the AIGC label items as this file carries them.</p>"
+                    + _disclosure_table(stored_disclosures(v.record.store, v.aigc)))
 
     body.append("<h2>AIGC label (GB 45438-2025 implicit label)</h2>")
     body.append(_table(list(v.aigc.to_dict().items()), mono=True) if v.aigc else
@@ -302,7 +355,8 @@ def html_report(verification: Verification) -> str:
     if v.timeline is not None:
         body.append("<h3>Score over time</h3>" + _score_chart(
             v.timeline, facts.duration, v.fingerprint.correlations if v.fingerprint else None))
-        body.append(f"<p class=\"mono\">{_e(v.timeline.bar())}</p><p>Bars: the mark's score per "
+        body.append(f"<p>Timeline <span class=\"mono\">{_e(v.timeline.bar())}</span> ({_e(SPAN_LEGEND)})</p>"
+                    f"<p>Bars: the mark's score per "
                     f"{v.timeline.span_seconds:g} s span at the alignment found for the whole video "
                     f"(green marked, amber weak, red no mark, grey too few frames); below the dashed line "
                     f"(score {WEAK_SCORE:g}) a span counts as unmarked. "
@@ -315,8 +369,7 @@ def html_report(verification: Verification) -> str:
 
     body.append("<h2>Manifest repository</h2>")
     if v.record is not None:
-        body.append(_table([(k, val) for k, val in v.record.to_dict().items()] +
-                           [("Looked up in", v.repository)], mono=True))
+        body.append(_table(_record_rows(v.record) + [("Looked up in", v.repository)]))
     else:
         body.append(f"<p>No record found ({_e(v.repository or 'no repository on the verifying machine')}).</p>")
 
@@ -327,27 +380,24 @@ def html_report(verification: Verification) -> str:
         ("Resolution", f"{facts.width}x{facts.height} ({facts.pixel_format})"),
         ("Frame rate", f"{facts.frame_rate:.3f} fps"), ("Duration", f"{facts.duration:.2f} s"),
         ("Frames", facts.frames), ("Audio streams", facts.audio_streams)]))
-    generated = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
+    generated = format_time(datetime.now(timezone.utc))
     body.append(f"<footer>Written by aimark {_e(__version__)} on {generated} in {v.seconds:.1f} s. The "
                 "watermark's false-alarm bound is the probability that a video without this key's mark scores "
                 "this high; a valid but untrusted manifest is intact but its signer is not vouched for by a "
                 "trusted root.</footer>")
+    content = "".join(body)
     return ("<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\">"
             f"<title>aimark verification: {_e(verdict.kind.title)}</title>"
-            f"<style>{_STYLE}</style></head><body><main>{''.join(body)}</main></body></html>")
+            f"<style>{font_face(content)}{_STYLE}</style></head><body><main>{content}</main></body></html>")
 
 
-def write_html_report(verification: Verification, path: str | os.PathLike[str]) -> Path:
-    """Write :func:`html_report` to ``path`` (UTF-8).
+def write_html_report(verification: Verification, path: str | os.PathLike[str], *,
+                      overwrite: bool = True) -> Path:
+    """Write :func:`html_report` to ``path`` (UTF-8), through :class:`outputs.Output`.
 
     Raises
     ------
-    ReportError
-        If the file cannot be written.
+    outputs.OutputError
+        If the file cannot be written there (nothing is left behind then).
     """
-    path = Path(path)
-    try:
-        path.write_text(html_report(verification), encoding="utf-8")
-    except OSError as error:
-        raise ReportError(f"cannot write the report '{path}' ({error.strerror}); choose a writable path") from None
-    return path
+    return outputs.write_bytes(path, html_report(verification).encode("utf-8"), overwrite=overwrite)

@@ -14,7 +14,7 @@ import av
 import cv2
 import numpy as np
 
-from watermark.video import atomic_output
+import outputs
 
 WIDTH, HEIGHT, RATE = 1280, 720, 25
 _SAMPLE_RATE = 48000
@@ -34,12 +34,13 @@ def _landscape(rng: np.random.Generator, height: int, width: int) -> np.ndarray:
     return np.clip(scene, 0, 255).astype(np.uint8)
 
 
-def write_sample(path: Path, *, seconds: float = 5.0, seed: int = 7) -> None:
+def write_sample(path: Path, *, seconds: float = 5.0, seed: int = 7, overwrite: bool = True) -> None:
     """Write the sample clip (H.264 + AAC in MP4) to ``path``."""
     rng = np.random.default_rng(seed)
     scene = _landscape(rng, HEIGHT * 2, WIDTH * 2)
     frames = int(round(seconds * RATE))
-    with atomic_output(path) as temporary, av.open(str(temporary), "w", format="mp4") as output:
+    with outputs.Output(path, overwrite=overwrite) as out, \
+            av.open(str(out.temporary), "w", format="mp4") as output:
         video = output.add_stream("libx264", rate=RATE, options={"crf": "16", "preset": "fast"})
         video.width, video.height, video.pix_fmt = WIDTH, HEIGHT, "yuv420p"
         audio = output.add_stream("aac", rate=_SAMPLE_RATE)

@@ -41,6 +41,7 @@ from pathlib import Path
 from typing import Any
 
 import manifests
+import watermark
 from aimark.errors import SettingsError
 
 if sys.version_info >= (3, 11):
@@ -64,13 +65,13 @@ _TABLES: dict[str, dict[str, str]] = {
     "signing": {"certificate": "certificate", "private_key": "private_key", "tsa": "tsa_url"},
     "notice": {"show": "notice", "text": "notice_text", "position": "notice_position",
                "seconds": "notice_seconds"},
-    "encoder": {"codec": "codec", "crf": "crf", "preset": "preset"},
+    "encoder": {"codec": "codec", "crf": "crf", "preset": "preset", "keep_format": "keep_format"},
     "repository": {"path": "repository"},
 }
 _PATHS = {"key", "certificate", "private_key", "repository"}
 # What each field's value must be in the file: text, a number, or true/false.
 _NUMBERS = {"strength", "notice_seconds", "crf"}
-_FLAGS = {"notice"}
+_FLAGS = {"notice", "keep_format"}
 
 
 @dataclass(frozen=True)
@@ -99,8 +100,8 @@ class Settings:
         The notice's text (default: the profile's), place and duration.
     training_mining : manifests.TrainingMining
         CAWG training and mining choices.
-    codec, crf, preset
-        Video encoder settings of the stamped output.
+    codec, crf, preset, keep_format
+        Video encoder settings of the stamped output (see :class:`watermark.EncoderSettings`).
     repository : Path, optional
         The SQLite manifest repository. Default: ``<aimark home>/repository.sqlite``.
     """
@@ -121,6 +122,7 @@ class Settings:
     codec: str | None = None
     crf: float = 18.0
     preset: str = "medium"
+    keep_format: bool = False
     repository: Path | None = None
 
     def __post_init__(self) -> None:
@@ -131,6 +133,7 @@ class Settings:
                                 "(then the development identity signs)")
         if not 0.1 <= self.strength <= 4.0:
             raise SettingsError(f"watermark strength {self.strength} is outside 0.1-4.0; 1.0 is the tuned default")
+        self.encoder()  # an unknown codec or a CRF off its scale fails here, before any decoding
 
     @classmethod
     def load(cls, path: str | os.PathLike[str]) -> Settings:
@@ -168,6 +171,10 @@ class Settings:
         """The file named by ``$AIMARK_SETTINGS``, or the defaults when it is unset."""
         path = os.environ.get(SETTINGS_ENV)
         return cls.load(path) if path else cls()
+
+    def encoder(self) -> watermark.EncoderSettings:
+        """The video encoder settings, checked (:class:`watermark.EncoderError` if unusable)."""
+        return watermark.EncoderSettings(self.codec, self.crf, self.preset, keep_format=self.keep_format)
 
     def visible_notice(self, show: bool | None = None) -> manifests.Notice | None:
         """The notice to draw, or None; ``show`` overrides the settings and profile."""

@@ -7,6 +7,12 @@ finished file is signed with a C2PA manifest whose soft binding is the mark's
 identifier, and the manifest store is registered in the manifest repository
 under that identifier, so a copy stripped of its manifest can be traced back.
 
+Registration and publication are one step: the signed file is registered
+first (the repository refuses an identifier already taken) and renamed into
+place after; if the rename fails, the registration is undone. Either both
+happen or neither, so no signed file exists whose identifier belongs to
+another video.
+
 A model-serving process makes one :class:`Stamper` at start-up (loading the
 key, the signer and the repository once) and calls :meth:`Stamper.stamp` per
 output; :func:`stamp` is the one-off form.
@@ -25,14 +31,16 @@ from typing import Any, Callable
 import numpy as np
 
 import manifests
+import outputs
 import watermark
 from aimark.errors import StampError
 from aimark.settings import Settings
 from manifests.media import media_type
 from manifests.reading import manifest_store
-from manifests.repository import ManifestRepository, Record, SQLiteRepository, embedded_store, manifest_label
+from manifests.repository import (ManifestRepository, Record, RepositoryError, SQLiteRepository, embedded_store,
+                                  manifest_label)
 from watermark import fingerprint
-from watermark.video import EncoderSettings, Picture
+from watermark.video import Picture
 
 #: Muxer flags for the stamped output: index first for streaming, and the AIGC key
 #: in moov/udta/meta where GB 45438-2025's practice guide places it.
@@ -46,7 +54,7 @@ class StampResult:
     Attributes
     ----------
     path : Path
-        The stamped video.
+        The stamped video (``output`` in :meth:`to_dict`, as every command names what it wrote).
     identifier : str
         The watermark identifier, also the manifest's soft binding and the AIGC ``ProduceID``.
     key_id : str
@@ -77,7 +85,7 @@ class StampResult:
 
     def to_dict(self) -> dict[str, Any]:
         """Plain values, for JSON."""
-        return {"path": str(self.path), "identifier": self.identifier, "key_id": self.key_id,
+        return {"output": str(self.path), "identifier": self.identifier, "key_id": self.key_id,
                 "manifest_id": self.manifest_id, "signer": self.signer.to_dict(),
                 "aigc": self.aigc.to_dict(), "notice": self.notice, "frames": self.frames,
                 "seconds": round(self.seconds, 3), "repository": self.repository}
@@ -90,10 +98,10 @@ def _notice_transform(notice: manifests.Notice) -> Callable[[Picture], None]:
         y, u, v = picture.planes[:3]
         if y.dtype != np.uint8 or u.shape != ((y.shape[0] + 1) // 2, (y.shape[1] + 1) // 2):
             height, width = y.shape
-            why = (f"its odd size {width}x{height} is encoded as 4:4:4" if width % 2 or height % 2
-                   else f"it is {picture.bit_depth}-bit with {u.shape[1]}x{u.shape[0]} chroma planes")
-            raise StampError(f"the visible notice is drawn on 8-bit 4:2:0 video and {why}: scale or crop it "
-                             "to an even 8-bit yuv420p picture first, or stamp without the notice")
+            why = (f"its odd size {width}x{height} is kept as 4:4:4" if width % 2 or height % 2
+                   else f"it is kept {picture.bit_depth}-bit with {u.shape[1]}x{u.shape[0]} chroma planes")
+            raise StampError(f"the visible notice is drawn on 8-bit 4:2:0 video and {why}: stamp without "
+                             "keeping the source format, or without the notice")
         for plane, drawn in zip((y, u, v), notice.apply_yuv420p((y, u, v), picture.time)):
             plane[...] = drawn
 
@@ -115,6 +123,11 @@ class _Sampler:
 
     def fingerprint(self) -> np.ndarray:
         return fingerprint.pool(np.array(self.signatures), np.array(self.times))
+
+
+def _taken(identifier: str) -> StampError:
+    return StampError(f"identifier {identifier} is already registered; each video needs its own "
+                      "(leave --id out for a fresh one)")
 
 
 class Stamper:
@@ -153,7 +166,7 @@ class Stamper:
     def stamp(self, source: str | os.PathLike[str], destination: str | os.PathLike[str], *,
               author: str, model: str, model_version: str | None = None, identifier: str | None = None,
               created: datetime | None = None, prompt: str | None = None, notice: bool | None = None,
-              progress: Callable[[int], None] | None = None) -> StampResult:
+              progress: Callable[[int], None] | None = None, overwrite: bool = True) -> StampResult:
         """Mark, label, sign and register one video.
 
         Parameters
@@ -175,6 +188,8 @@ class Stamper:
             Draw the visible notice; default: as the settings' profile says.
         progress : callable, optional
             Called with 1 after each frame.
+        overwrite : bool
+            Replace an existing ``destination`` (never ``source``).
 
         Returns
         -------
@@ -182,57 +197,70 @@ class Stamper:
 
         Raises
         ------
-        watermark.WatermarkError, manifests.ManifestError, StampError
+        watermark.WatermarkError, manifests.ManifestError, outputs.OutputError, StampError
             Unusable input or output, an identifier already registered, a notice
-            on video it cannot be drawn on.
+            on video it cannot be drawn on. Nothing is written or registered then.
         """
         started = time.perf_counter()
         source, destination = Path(source), Path(destination)
-        media_type(destination)  # refuse a container C2PA cannot sign before any work
-        if source.suffix.lower() in manifests.SUPPORTED_TYPES and source.is_file() and manifest_store(source):
-            raise StampError(f"'{source}' already carries Content Credentials; stamp the generated "
-                             "original (stamping again would hide the first identity)")
-        identifier = identifier.lower() if identifier else watermark.format_identifier(secrets.randbits(64))
-        if self.repository.get(identifier) is not None:
-            raise StampError(f"identifier {identifier} is already registered; each video needs its own "
-                             "(leave --id out for a fresh one)")
-        s = self.settings
-        shown = s.visible_notice(notice)
-        description = manifests.GenerationDescription(
-            author=author, model=model, model_version=model_version, organisation=s.organisation,
-            identifier=identifier, watermarked=True, training_mining=s.training_mining,
-            visible_notice=shown.text if shown else None,
-            prompt_digest=manifests.prompt_digest(prompt) if prompt is not None else None,
-            **({"created": created} if created is not None else {}))
-        label = manifests.aigc_label(description, s.producer or s.organisation or author)
-        sampler = _Sampler()
-        transforms = ([_notice_transform(shown)] if shown else []) + [
-            watermark.marker(self.key, identifier, strength=s.strength), sampler]
+        media_type(destination, "output")  # refuse a container C2PA cannot sign before any work
+        with outputs.Output(destination, overwrite=overwrite, inputs=[source]) as out:
+            if source.suffix.lower() in manifests.SUPPORTED_TYPES and source.is_file() and manifest_store(source):
+                raise StampError(f"'{source}' already carries Content Credentials; stamp the generated "
+                                 "original (stamping again would hide the first identity)")
+            identifier = watermark.format_identifier(
+                watermark.parse_identifier(identifier) if identifier else secrets.randbits(64))
+            if self.repository.get(identifier) is not None:  # early; the registration below decides
+                raise _taken(identifier)
+            s = self.settings
+            shown = s.visible_notice(notice)
+            description = manifests.GenerationDescription(
+                author=author, model=model, model_version=model_version, organisation=s.organisation,
+                identifier=identifier, watermarked=True, training_mining=s.training_mining,
+                visible_notice=shown.text if shown else None,
+                prompt_digest=manifests.prompt_digest(prompt) if prompt is not None else None,
+                **({"created": created} if created is not None else {}))
+            label = manifests.aigc_label(description, s.producer or s.organisation or author)
+            sampler = _Sampler()
+            transforms = ([_notice_transform(shown)] if shown else []) + [
+                watermark.marker(self.key, identifier, strength=s.strength), sampler]
 
-        def frame_loop(picture: Picture) -> None:
-            for transform in transforms:
-                transform(picture)
+            def frame_loop(picture: Picture) -> None:
+                for transform in transforms:
+                    transform(picture)
 
-        staged = destination.with_name(f".{destination.stem}.stamp-{secrets.token_hex(4)}{destination.suffix}")
-        try:
+            encoded = out.scratch(destination.suffix)
             frames = watermark.transcode(
-                source, staged, frame_loop, settings=EncoderSettings(s.codec, s.crf, s.preset),
-                metadata=manifests.aigc_metadata(label), mux_options=MUX_OPTIONS, progress=progress)
-            signed = manifests.sign_file(staged, destination, description, self.signer)
-        finally:
-            staged.unlink(missing_ok=True)
-        store = embedded_store(signed.path)
-        if store is None:  # sign_file returned, so a manifest must be there
-            raise RuntimeError(f"signing wrote no manifest into '{destination}'")
-        record = Record(identifier=identifier, manifest_id=manifest_label(store), key_id=self.key.key_id,
-                        registered=datetime.now(timezone.utc), author=author, model=model,
-                        model_version=model_version, organisation=s.organisation,
-                        created=description.created, width=sampler.size[0], height=sampler.size[1], store=store,
-                        fingerprint=sampler.fingerprint().tobytes())
-        self.repository.add(record)
+                source, encoded, frame_loop, settings=s.encoder(), metadata=manifests.aigc_metadata(label),
+                mux_options=MUX_OPTIONS, progress=progress)
+            signed = manifests.sign_into(out, encoded, description, self.signer)
+            store = embedded_store(out.temporary)
+            if store is None:  # sign_into returned, so a manifest must be there
+                raise RuntimeError(f"signing wrote no manifest into '{out.temporary}'")
+            record = Record(identifier=identifier, manifest_id=manifest_label(store), key_id=self.key.key_id,
+                            registered=datetime.now(timezone.utc), author=author, model=model,
+                            model_version=model_version, organisation=s.organisation,
+                            created=description.created, width=sampler.size[0], height=sampler.size[1],
+                            store=store, fingerprint=sampler.fingerprint().tobytes())
+            self._register_and_publish(record, out)
         return StampResult(signed.path, identifier, self.key.key_id, record.manifest_id, signed.signer, label,
                            description.visible_notice, frames, time.perf_counter() - started,
                            self.repository.location)
+
+    def _register_and_publish(self, record: Record, out: outputs.Output) -> None:
+        """Register, then publish; undo the registration if publishing fails. Signals wait meanwhile."""
+        with outputs.deferred():
+            try:
+                self.repository.add(record)
+            except RepositoryError as error:
+                if self.repository.get(record.identifier) is not None:
+                    raise _taken(record.identifier) from None
+                raise error
+            try:
+                out.publish()
+            except BaseException:
+                self.repository.remove(record.identifier)
+                raise
 
     def close(self) -> None:
         """Release the signer and the repository."""

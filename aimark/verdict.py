@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 import manifests
 import watermark
+from manifests.reading import format_time
 from manifests.repository import Record
 from watermark.fingerprint import FingerprintMatch
 
@@ -149,7 +150,7 @@ def _unmatched(match: FingerprintMatch | None, reframed: str | None) -> Reason |
 
 def _who(record: Record) -> str:
     model = model_name(record.model, record.model_version)
-    return f"{record.author}, with {model}, on {record.created:%Y-%m-%d %H:%M} UTC"
+    return f"{record.author}, with {model}, on {format_time(record.created)}"
 
 
 def decide(evidence: Evidence) -> Verdict:

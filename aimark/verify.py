@@ -43,8 +43,9 @@ WEAK_SCORE = 3.0
 #: copy to count as the stamped framing, merely resized: beyond it the copy is cropped or
 #: reframed, and a fingerprint that does not match says nothing about other pictures.
 FRAMING_TOLERANCE = 0.03
-#: Timeline characters per span state.
+#: Timeline characters per span state, and their legend (the one drawing of a timeline, for every command).
 SPAN_SYMBOLS = {"marked": "█", "weak": "▒", "unmarked": "·", "short": "?"}
+SPAN_LEGEND = "█ marked  ▒ weak  · unmarked  ? too short to tell"
 
 
 @dataclass(frozen=True)
@@ -158,14 +159,15 @@ class Verification:
 
 def _state(span: watermark.Span, spans: Sequence[watermark.Span]) -> str:
     """'marked', 'weak', 'unmarked' or 'short' (a tail with too few frames for its score to tell)."""
-    if span.marked:
-        return "marked"
     if span.frames < 0.5 * float(np.median([s.frames for s in spans])):
         return "short"
+    if span.marked:
+        return "marked"
     return "weak" if span.score >= WEAK_SCORE else "unmarked"
 
 
-def _timeline(detection: watermark.Detection) -> Timeline:
+def timeline_of(detection: watermark.Detection) -> Timeline:
+    """The detection's spans as a :class:`Timeline` (marked, weak, unmarked, too short)."""
     spans = tuple(detection.spans)
     unmarked: list[tuple[float, float]] = []
     for span in spans:
@@ -306,7 +308,7 @@ def verify(path: str | os.PathLike[str], *, keys: Iterable[watermark.Key] = (),
         location = repo.location if repo is not None else None
     flipped = detection is not None and detection.flipped
     match, claimed_match = _recorded(record, frames, flipped), _recorded(claimed_record, frames, flipped)
-    timeline = _timeline(detection) if detection else None
+    timeline = timeline_of(detection) if detection else None
     verdict = decide(Evidence(
         report=report, manifest_labels=labels, detection=detection, keys_tried=len(detections), record=record,
         match=match, claimed_record=claimed_record, claimed_match=claimed_match,

@@ -29,9 +29,9 @@ def test_keygen_embed_detect(clip, tmp_path):
     result = run("detect", out, "--key", key, "--json")
     assert result.exit_code == 0
     report = json.loads(result.stdout)
-    assert report["detected"] is True and report["id"] == "00c0ffee12345678"
+    assert report["detected"] is True and report["identifier"] == "00c0ffee12345678"
     assert report["false_alarm_probability"] <= 1e-6
-    assert report["frames_analyzed"] == 50
+    assert report["frames"] == 50 and report["file"] == str(out)
     assert report["spans"] and all(span["marked"] for span in report["spans"])
 
 
@@ -47,7 +47,7 @@ def test_unmarked_video_exits_zero_and_says_not_detected(clip, tmp_path):
     result = run("detect", clip, "--json")
     assert result.exit_code == 0
     report = json.loads(result.stdout)
-    assert report["detected"] is False and report["id"] is None
+    assert report["detected"] is False and report["identifier"] is None
 
 
 def test_keygen_refuses_to_overwrite(tmp_path):
@@ -93,6 +93,7 @@ def _audio_only(tmp_path):
 
 BAD_INPUTS = {
     "missing file": (lambda tmp: tmp / "nope.mp4", "does not exist"),
+    "zero bytes": (lambda tmp: (tmp / "empty.mp4").write_bytes(b"") or tmp / "empty.mp4", "is empty (0 bytes)"),
     "not a video": (lambda tmp: (tmp / "notes.mp4").write_text("hello") and tmp / "notes.mp4", "not a video"),
     "truncated": (_truncated, "truncated"),
     "zero frames": (_zero_frames, "no frames"),
@@ -126,6 +127,9 @@ def test_bad_input_is_one_line_exit_2_and_no_output(tmp_path, case):
     (["embed", "{clip}", "{tmp}/out.mp4", "--key", "{tmp}/bad.key"], "not an aimark key file"),
     (["detect", "{clip}", "--key", "{tmp}/missing.key"], "does not exist"),
     (["embed", "{clip}", "{tmp}/no/such/dir/out.mp4"], "does not exist"),
+    (["embed", "{clip}", "{tmp}/out.mp4", "--codec", "nonexist"], "unknown video encoder 'nonexist'"),
+    (["embed", "{clip}", "{tmp}/out.mp4", "--crf", "99"], "CRF 99 is outside"),
+    (["embed", "{clip}", "{tmp}/out.mp4", "--preset", "warp"], "preset 'warp' is not one of"),
 ])
 def test_bad_settings(clip, tmp_path, args, message):
     (tmp_path / "bad.key").write_text("garbage")
@@ -140,3 +144,19 @@ def test_bad_settings(clip, tmp_path, args, message):
 def test_every_command_has_help_with_an_example():
     for name, command in main.commands.items():
         assert "Example" in (command.help or ""), name
+
+
+def test_embed_json_names_its_output_and_detect_draws_the_verify_timeline(tmp_path):
+    source = make_clip(tmp_path / "gen.mp4", frames=53)  # 2.12 s: the last span holds 3 frames
+    out = tmp_path / "marked.mp4"
+    result = json.loads(run("embed", source, out, "--json", "--quiet").stdout)
+    assert result["output"] == str(out) and result["frames"] == 53 and len(result["identifier"]) == 16
+    text = run("detect", out).stdout
+    assert "Timeline (1 s per character; █ marked  ▒ weak  · unmarked  ? too short to tell): ██?" in text
+
+
+def test_keygen_json(tmp_path):
+    result = run("keygen", tmp_path / "k.key", "--json")
+    data = json.loads(result.stdout)
+    assert data["output"] == str(tmp_path / "k.key") and len(data["key_id"]) == 16
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]

@@ -10,6 +10,7 @@ import pytest
 from click.testing import CliRunner
 
 from _provenance import aimark_home, ca_and_leaf, clip, flip_media_byte, real_clip  # noqa: F401
+from aimark.cli import main
 from aimark.cli.provenance import COMMANDS, certs, inspect, propagate, sign
 
 SIGN_ARGS = ["--author", "Ada Li", "--model", "VidGen", "--model-version", "2.1", "--org", "ACME",
@@ -17,7 +18,8 @@ SIGN_ARGS = ["--author", "Ada Li", "--model", "VidGen", "--model-version", "2.1"
 
 
 def run(command: click.Command, *args: object):
-    return CliRunner().invoke(command, [str(arg) for arg in args])
+    """``aimark COMMAND ARGS...``, through the group as a user runs it."""
+    return CliRunner().invoke(main, [command.name, *(str(arg) for arg in args)])
 
 
 def assert_user_error(result, *words: str) -> None:

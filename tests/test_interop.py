@@ -1,4 +1,4 @@
-"""Interoperability: an independent C2PA validator and FFmpeg's metadata reader agree with us.
+"""Interoperability: an independent C2PA validator, FFmpeg's own tools and a browser agree with us.
 
 encypher-c2pa has its own Rust core (not c2pa-rs); it is run offline and
 without telemetry, with only our test root as trust material.
@@ -7,12 +7,16 @@ without telemetry, with only our test root as trust material.
 from __future__ import annotations
 
 import json
+import subprocess
 
 import av
 import encypher_c2pa as encypher
 import pytest
 
 from _provenance import aimark_home, clip, flip_media_byte, real_clip  # noqa: F401  (fixtures)
+from aimark.settings import Settings
+from aimark.stamp import stamp
+from conftest import make_clip, require
 from manifests import GenerationDescription, Signer, aigc_label, create_test_credentials, sign_file
 
 DESCRIPTION = GenerationDescription(author="Ada Li", model="VidGen", model_version="2.1", organisation="ACME",
@@ -78,3 +82,44 @@ def test_ffmpeg_reads_the_aigc_label(tmp_path, clip):
     assert json.loads(value) == {"Label": "1", "ContentProducer": "ACME", "ProduceID": "00c0ffee12345678",
                                  "ReservedCode1": "", "ContentPropagator": "", "PropagateID": "",
                                  "ReservedCode2": ""}
+
+
+def _ffprobe_video(path) -> dict:
+    probe = subprocess.run([require("ffprobe"), "-v", "error", "-select_streams", "v:0", "-show_streams",
+                            "-show_format", "-of", "json", str(path)], check=True, capture_output=True)
+    return json.loads(probe.stdout)
+
+
+@pytest.mark.parametrize("pix_fmt, size", [("yuv444p", (321, 241)), ("yuv420p10le", (640, 360)),
+                                           ("yuv420p", (720, 405))])
+def test_ffprobe_sees_browser_playable_h264_high_and_the_aigc_label(tmp_path, pix_fmt, size):
+    """What browsers and hardware decoders play: H.264 High (not High 4:4:4 or High 10), 8-bit 4:2:0, even sizes."""
+    source = make_clip(tmp_path / "gen.mkv", width=size[0], height=size[1], pix_fmt=pix_fmt, codec="ffv1",
+                       frames=10)
+    out = stamp(source, tmp_path / "stamped.mp4", author="Ada", model="VidGen",
+                settings=Settings(repository=tmp_path / "repo.sqlite")).path
+    found = _ffprobe_video(out)
+    video = found["streams"][0]
+    assert (video["codec_name"], video["profile"], video["pix_fmt"]) == ("h264", "High", "yuv420p")
+    assert video["width"] % 2 == 0 and video["height"] % 2 == 0
+    assert (size[0] - video["width"], size[1] - video["height"]) == (size[0] % 2, size[1] % 2)
+    assert json.loads(found["format"]["tags"]["AIGC"])["Label"] == "1"
+
+
+def test_chromium_plays_the_stamped_file(tmp_path):
+    chromium = require("chromium")
+    source = make_clip(tmp_path / "gen.mkv", width=321, height=241, pix_fmt="yuv444p", codec="ffv1", frames=10,
+                       audio=True)
+    stamp(source, tmp_path / "stamped.mp4", author="Ada", model="VidGen",
+          settings=Settings(repository=tmp_path / "repo.sqlite"))
+    page = tmp_path / "play.html"
+    page.write_text('<!DOCTYPE html><title>pending</title><video id="v" src="stamped.mp4" preload="auto" muted>'
+                    '</video><script>const v = document.getElementById("v");'
+                    'v.addEventListener("loadeddata", () => { document.title = "played " + v.videoWidth + "x" + '
+                    'v.videoHeight; });v.addEventListener("error", () => { document.title = "error " + '
+                    'v.error.code; });</script>', encoding="utf-8")
+    done = subprocess.run([chromium, "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
+                           "--disable-background-networking", "--disable-component-update",
+                           f"--user-data-dir={tmp_path / 'profile'}", "--virtual-time-budget=5000", "--dump-dom",
+                           page.as_uri()], capture_output=True, text=True, timeout=120)
+    assert "<title>played 320x240</title>" in done.stdout, done.stdout[-500:]

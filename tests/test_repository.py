@@ -93,6 +93,13 @@ def test_cli_list_show_export(tmp_path):
     out = tmp_path / "m.c2pa"
     exported = runner.invoke(main, ["repository", "export", "00000000000000a1", str(out), "--repository", str(path)])
     assert exported.exit_code == 0 and out.read_bytes() == b"\x00jumb" * 10
+    out.write_bytes(b"mine")
+    kept = runner.invoke(main, ["repository", "export", "00000000000000a1", str(out), "--repository", str(path)])
+    assert kept.exit_code == 2 and "already exists" in kept.output and out.read_bytes() == b"mine"
+    forced = runner.invoke(main, ["repository", "export", "00000000000000a1", str(out), "--repository", str(path),
+                                  "--force", "--json"])
+    assert json.loads(forced.output) == {"output": str(out), "identifier": "00000000000000a1",
+                                         "manifest_id": "urn:c2pa:00000000000000a1", "size_bytes": 50}
     missing = runner.invoke(main, ["repository", "show", "00000000000000ff", "--repository", str(path)])
     assert missing.exit_code == 2 and missing.output.startswith("Error: identifier 00000000000000ff is not in")
 
@@ -100,3 +107,23 @@ def test_cli_list_show_export(tmp_path):
 def test_repository_commands_have_help_with_an_example():
     for name, command in main.commands["repository"].commands.items():
         assert "Example" in (command.help or ""), name
+
+
+def test_the_documented_names_resolve():
+    """The docs call aimark.verify.verify, aimark.stamp.stamp and manifests.embedded_store."""
+    import aimark
+    import aimark.stamp
+    import aimark.verify
+    import manifests
+
+    assert callable(aimark.verify.verify) and callable(aimark.stamp.stamp)
+    assert manifests.embedded_store is embedded_store and callable(manifests.stored_claims)
+    assert {"Settings", "Stamper", "StampResult", "Verification"} <= set(aimark.__all__)
+
+
+def test_a_removed_record_frees_its_identifier(tmp_path):
+    with SQLiteRepository(tmp_path / "r.sqlite") as repo:
+        repo.add(record("00c0ffee12345678"))
+        repo.remove("00c0ffee12345678")
+        assert repo.get("00c0ffee12345678") is None
+        repo.add(record("00c0ffee12345678"))

@@ -62,18 +62,27 @@ def test_the_notice_is_drawn_for_two_seconds_and_declared(tmp_path):
     assert np.abs(after[60][corner].astype(int) - before[60][corner]).mean() < 3
 
 
-def test_no_notice_overrides_the_profile_and_4_4_4_video_refuses_the_notice(tmp_path):
+def test_no_notice_overrides_the_profile_and_a_kept_4_4_4_format_refuses_the_notice(tmp_path):
     out = tmp_path / "stamped.mp4"
     cn = Settings(profile="cn")
     assert stamp(make_clip(tmp_path / "a.mp4", frames=10), out, author="A", model="M",
                  settings=cn, notice=False).notice is None
+    kept = Settings(profile="cn", keep_format=True)
     with pytest.raises(StampError, match="8-bit 4:2:0"):
         stamp(make_clip(tmp_path / "b.mp4", frames=10, pix_fmt="yuv444p"), tmp_path / "b-out.mp4",
-              author="A", model="M", settings=cn)
-    with pytest.raises(StampError, match="odd size 480x271 is encoded as 4:4:4"):
+              author="A", model="M", settings=kept)
+    with pytest.raises(StampError, match="odd size 480x271 is kept as 4:4:4"):
         stamp(make_clip(tmp_path / "c.mp4", frames=10, height=271, pix_fmt="yuv444p"), tmp_path / "c-out.mp4",
-              author="A", model="M", settings=cn)
+              author="A", model="M", settings=kept)
     assert not (tmp_path / "b-out.mp4").exists() and not list(tmp_path.glob(".*"))
+
+
+def test_by_default_the_notice_is_drawn_on_odd_sized_and_4_4_4_video_made_playable(tmp_path):
+    source = make_clip(tmp_path / "odd.mkv", frames=10, width=481, height=271, pix_fmt="yuv444p", codec="ffv1")
+    result = stamp(source, tmp_path / "out.mp4", author="A", model="M", settings=Settings(profile="cn"))
+    info = watermark.probe(result.path)
+    assert result.notice == manifests.NOTICE_ZH and (info.width, info.height, info.pixel_format) == (480, 270,
+                                                                                                  "yuv420p")
 
 
 def test_a_stamper_reuses_its_key_and_signer(tmp_path, source):
@@ -157,7 +166,7 @@ def test_cli_stamp_json_and_settings_error(tmp_path, source):
                                        "--org", "ACME", "--json"])
     assert result.exit_code == 0, result.output
     data = json.loads(result.output)
-    assert data["aigc"]["ContentProducer"] == "ACME" and data["path"] == str(out)
+    assert data["aigc"]["ContentProducer"] == "ACME" and data["output"] == str(out)
     bad = tmp_path / "bad.toml"
     bad.write_text("colour = 'red'", encoding="utf-8")
     failed = CliRunner().invoke(main, ["stamp", str(source), str(tmp_path / "o2.mp4"), "--author", "A",
@@ -172,3 +181,103 @@ def test_a_stamper_without_settings_reads_aimark_settings(tmp_path, monkeypatch)
     with Stamper() as stamper:
         assert stamper.settings.organisation == "FromEnv"
         assert stamper.repository.location == str(tmp_path / "env.sqlite")
+
+
+def _cli_stamp(source, out, *args):
+    return CliRunner().invoke(main, ["stamp", str(source), str(out), "--author", "A", "--model", "M", "--quiet",
+                                     *args])
+
+
+@pytest.mark.parametrize("spelling", ["same", "absolute", "hard link"])
+def test_stamp_refuses_to_write_over_its_input(tmp_path, source, spelling):
+    original = source.read_bytes()
+    target = {"same": source, "absolute": source.resolve(), "hard link": tmp_path / "link.mp4"}[spelling]
+    if spelling == "hard link":
+        target.hardlink_to(source)
+    result = _cli_stamp(source, target, "--force")
+    assert result.exit_code == 2 and "is the input" in result.output, result.output
+    assert source.read_bytes() == original
+
+
+@pytest.mark.parametrize("command, options", [("stamp", ["--author", "A", "--model", "M", "--quiet"]),
+                                              ("embed", ["--quiet"]), ("sign", ["--author", "A", "--model", "M"])])
+def test_an_existing_output_is_kept_unless_force(tmp_path, source, command, options):
+    out = tmp_path / "out.mp4"
+    out.write_bytes(b"precious")
+    args = [command, str(source), str(out), *options]
+    refused = CliRunner().invoke(main, args)
+    assert refused.exit_code == 2 and "already exists" in refused.output and "--force" in refused.output
+    assert out.read_bytes() == b"precious"
+    replaced = CliRunner().invoke(main, args + ["--force"])
+    assert replaced.exit_code == 0, replaced.output
+    assert watermark.probe(out).frames == 50
+
+
+def test_an_identifier_taken_while_encoding_leaves_no_file_and_no_record(tmp_path, source):
+    """Two stamps of the same --id at once: the one that registers second publishes nothing."""
+    identifier = "00000000deadbeef"
+    with Stamper(Settings(repository=tmp_path / "repo.sqlite")) as stamper:
+        stamper.stamp(source, tmp_path / "rival.mp4", author="R", model="M", identifier=identifier)
+        rival = stamper.repository.get(identifier)
+        stamper.repository.remove(identifier)  # the rival has not registered when the loser starts ...
+
+        def rival_registers(_: int) -> None:  # ... and registers while the loser encodes
+            if stamper.repository.get(identifier) is None:
+                stamper.repository.add(rival)
+
+        with pytest.raises(StampError, match="already registered"):
+            stamper.stamp(source, tmp_path / "loser.mp4", author="L", model="M", identifier=identifier,
+                          progress=rival_registers)
+        assert stamper.repository.get(identifier).author == "R"
+    assert sorted(p.name for p in tmp_path.iterdir() if not p.name.startswith("repo.sqlite")) == [
+        "aimark-home", "gen.mp4", "rival.mp4"]
+
+
+def test_a_failed_publication_undoes_the_registration(tmp_path, source, monkeypatch):
+    import outputs
+
+    def disk_gone(self):
+        raise outputs.write_failed(self.destination, OSError(28, "No space left on device"))
+
+    monkeypatch.setattr(outputs.Output, "publish", disk_gone)
+    with Stamper(Settings(repository=tmp_path / "repo.sqlite")) as stamper:
+        with pytest.raises(outputs.WriteError, match="no space left"):
+            stamper.stamp(source, tmp_path / "out.mp4", author="A", model="M", identifier="00000000000000aa")
+        assert stamper.repository.get("00000000000000aa") is None
+    assert not (tmp_path / "out.mp4").exists() and not list(tmp_path.glob(".out*"))
+
+
+def test_an_unreachable_time_stamp_authority_fails_before_any_work(tmp_path, source):
+    repository = tmp_path / "never.sqlite"
+    result = _cli_stamp(source, tmp_path / "out.mp4", "--tsa", "http://127.0.0.1:9/", "--repository",
+                        str(repository))
+    assert result.exit_code == 2
+    assert result.output.startswith("Error: time-stamp authority 'http://127.0.0.1:9/' cannot be reached")
+    assert not repository.exists() and not (tmp_path / "out.mp4").exists()
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--codec", "nonexist"], "Error: unknown video encoder 'nonexist'"),
+    (["--crf", "99"], "Error: CRF 99 is outside"),
+    (["--created", "2099-01-01T00:00:00"], "Error: creation time 2099-01-01T00:00:00+00:00 is in the future"),
+    (["--id", "XYZ"], "is not 16 hexadecimal digits"),
+])
+def test_stamp_options_are_checked_before_any_work(tmp_path, source, args, message):
+    repository = tmp_path / "never.sqlite"
+    result = _cli_stamp(source, tmp_path / "out.mp4", "--repository", str(repository), *args)
+    assert result.exit_code == 2 and message in result.output and "Traceback" not in result.output
+    assert not (tmp_path / "out.mp4").exists()
+
+
+def test_a_settings_file_with_an_unknown_codec_is_one_line(tmp_path, source):
+    settings = tmp_path / "s.toml"
+    settings.write_text('[encoder]\ncodec = "nonexist"\n', encoding="utf-8")
+    result = _cli_stamp(source, tmp_path / "out.mp4", "--settings", str(settings))
+    assert result.exit_code == 2 and result.output.startswith("Error: unknown video encoder 'nonexist'")
+
+
+def test_stamp_takes_codec_and_upper_case_identifiers(tmp_path, source):
+    result = _cli_stamp(source, tmp_path / "out.mp4", "--codec", "libx265", "--id", "00C0FFEE12345678", "--json")
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.output)["identifier"] == "00c0ffee12345678"
+    assert watermark.probe(tmp_path / "out.mp4").codec == "hevc"

@@ -2,13 +2,38 @@
 
 from __future__ import annotations
 
+import sys
+from typing import Any
+
 import click
 
 from aimark import __version__
 from aimark.cli import marking, pipeline, provenance
+from aimark.cli.output import EXIT_USAGE
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class _Commands(click.Group):
+    """The command group, with click's usage errors as one ``Error:`` line and exit 2, like every other."""
+
+    def main(self, *args: Any, **kwargs: Any) -> Any:
+        kwargs["standalone_mode"] = False
+        try:
+            return super().main(*args, **kwargs)
+        except click.ClickException as error:
+            click.echo(f"Error: {error.format_message()} (see 'aimark {_command(error)}--help')", err=True)
+            sys.exit(EXIT_USAGE if isinstance(error, click.UsageError) else error.exit_code)
+        except click.Abort:
+            click.echo("Aborted.", err=True)
+            sys.exit(1)
+
+
+def _command(error: click.ClickException) -> str:
+    context = getattr(error, "ctx", None)
+    names = context.command_path.split()[1:] if context is not None else []
+    return "".join(f"{name} " for name in names)
+
+
+@click.group(cls=_Commands, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="aimark")
 def main() -> None:
     """Label AI-generated videos and check them later.

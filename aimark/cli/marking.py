@@ -8,8 +8,10 @@ import click
 
 import watermark
 from watermark.detect import MAX_FALSE_ALARM
-from aimark.cli.output import emit_json, json_option, progress, quiet_option, user_errors
+from aimark.cli.output import (IDENTIFIER, emit_json, encoder_options, force_option, json_option, progress,
+                               quiet_option, user_errors)
 from aimark.sample import write_sample
+from aimark.verify import SPAN_LEGEND, timeline_of
 
 
 def _load_key(path: str | None) -> watermark.Key:
@@ -26,8 +28,9 @@ key_option = click.option("--key", "key_path", type=click.Path(dir_okay=False),
 
 @click.command()
 @click.argument("keyfile", type=click.Path(dir_okay=False))
+@json_option
 @user_errors
-def keygen(keyfile: str) -> None:
+def keygen(keyfile: str, as_json: bool) -> None:
     """Write a new random secret key to KEYFILE (readable by you only).
 
     Keep it safe: it is needed to read your marks, and anyone holding it can
@@ -39,24 +42,27 @@ def keygen(keyfile: str) -> None:
     """
     key = watermark.Key.generate()
     key.save(keyfile)
-    click.echo(f"Wrote key {key.key_id} to {keyfile}")
+    if as_json:
+        emit_json({"output": keyfile, "key_id": key.key_id})
+    else:
+        click.echo(f"Wrote key {key.key_id} to {keyfile}")
 
 
 @click.command()
 @click.argument("input_path", metavar="INPUT", type=click.Path(dir_okay=False))
 @click.argument("output_path", metavar="OUTPUT", type=click.Path(dir_okay=False))
 @key_option
-@click.option("--id", "identifier", metavar="HEX", help="64-bit identifier, 16 hex digits (default: random).")
+@click.option("--id", "identifier", type=IDENTIFIER, help="64-bit identifier, 16 hex digits (default: random).")
 @click.option("--strength", type=click.FloatRange(0.1, 4.0), default=1.0, show_default=True,
               help="Mark amplitude relative to the tuned default.")
-@click.option("--codec", help="Video encoder (default: libx264; libvpx-vp9 for .webm).")
-@click.option("--crf", type=float, default=18.0, show_default=True, help="Encoder quality (lower is better).")
-@click.option("--preset", default="medium", show_default=True, help="x264/x265 speed preset.")
+@encoder_options
+@force_option
 @json_option
 @quiet_option
 @user_errors
-def embed(input_path: str, output_path: str, key_path: str | None, identifier: str | None,
-          strength: float, codec: str | None, crf: float, preset: str, as_json: bool, quiet: bool) -> None:
+def embed(input_path: str, output_path: str, key_path: str | None, identifier: str | None, strength: float,
+          codec: str | None, crf: float | None, preset: str | None, keep_format: bool | None, force: bool,
+          as_json: bool, quiet: bool) -> None:
     """Mark INPUT with an invisible identifier and write OUTPUT.
 
     Without --key the public default key is used: anyone can detect that
@@ -68,19 +74,16 @@ def embed(input_path: str, output_path: str, key_path: str | None, identifier: s
       aimark embed generated.mp4 marked.mp4 --key provider.key --id 00c0ffee12345678
     """
     key = _load_key(key_path)
-    if identifier is not None:
-        watermark.parse_identifier(identifier)  # refuse a bad id before any work
+    encoder = watermark.EncoderSettings(codec, 18.0 if crf is None else crf, preset or "medium",
+                                        keep_format=bool(keep_format))
     with progress("Embedding", _frame_count(input_path), quiet) as advance:
         result = watermark.embed_file(input_path, output_path, key, identifier, strength=strength,
-                                      codec=codec, crf=crf, preset=preset, progress=advance)
+                                      codec=encoder.codec, crf=encoder.crf, preset=encoder.preset,
+                                      keep_format=encoder.keep_format, progress=advance, overwrite=force)
     if as_json:
         emit_json({**result.to_dict(), "output": output_path})
     else:
         click.echo(result.identifier)
-
-
-def _timeline(spans: list[watermark.Span]) -> str:
-    return "".join("█" if span.marked else "·" for span in spans)
 
 
 def _describe(detection: watermark.Detection, path: str, key_path: str | None) -> str:
@@ -96,8 +99,8 @@ def _describe(detection: watermark.Detection, path: str, key_path: str | None) -
     lines.append(f"Score: {detection.score:.2f} at scale {detection.scale:.3f}"
                  + (", mirrored" if detection.flipped else ""))
     if detection.spans:
-        span = detection.spans[0].end - detection.spans[0].start
-        lines.append(f"Timeline ({span:g} s per mark): {_timeline(detection.spans)}")
+        timeline = timeline_of(detection)
+        lines.append(f"Timeline ({timeline.span_seconds:g} s per character; {SPAN_LEGEND}): {timeline.bar()}")
     lines.append(f"Frames analysed: {detection.frames_analyzed} in {detection.seconds:.2f} s")
     return "\n".join(lines)
 
@@ -132,15 +135,16 @@ def detect(input_path: str, key_path: str | None, max_false_alarm: float, as_jso
 @click.command()
 @click.argument("output_path", metavar="OUTPUT", type=click.Path(dir_okay=False))
 @click.option("--seconds", type=click.FloatRange(0.5, 60), default=5.0, show_default=True)
+@force_option
 @user_errors
-def sample(output_path: str, seconds: float) -> None:
+def sample(output_path: str, seconds: float, force: bool) -> None:
     """Write a generated 720p sample clip (with a sound track) to OUTPUT.
 
     \b
     Example:
       aimark sample clip.mp4 && aimark embed clip.mp4 marked.mp4
     """
-    write_sample(Path(output_path), seconds=seconds)
+    write_sample(Path(output_path), seconds=seconds, overwrite=force)
     click.echo(f"Wrote {output_path}")
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 import sys
@@ -10,14 +11,16 @@ from typing import Any
 
 import click
 
+import outputs
 import watermark
-from aimark.batch import VIDEO_SUFFIXES, BatchItem, expand, verify_many
-from aimark.cli.output import EXIT_USAGE, emit_json, json_option, progress, quiet_option, user_errors
+from aimark.batch import VIDEO_SUFFIXES, BatchItem, expand, verify_many, worst_status
+from aimark.cli.output import (EXIT_USAGE, IDENTIFIER, emit_json, encoder_options, force_option, json_option,
+                               progress, quiet_option, user_errors)
 from aimark.cli.provenance import generation_options, signer_options
-from aimark.report import text_report, write_html_report
+from aimark.report import html_report, text_report
 from aimark.settings import SETTINGS_ENV, Settings
 from aimark.stamp import StampResult, Stamper
-from aimark.verdict import model_name
+from aimark.verdict import Kind, model_name
 from aimark.verify import verify as verify_file
 from manifests.repository import Record, RepositoryError, SQLiteRepository
 
@@ -54,7 +57,7 @@ def _stamped_text(result: StampResult) -> str:
 @click.argument("input_path", metavar="INPUT", type=click.Path(dir_okay=False))
 @click.argument("output_path", metavar="OUTPUT", type=click.Path(dir_okay=False))
 @generation_options
-@click.option("--id", "identifier", metavar="HEX", help="64-bit identifier, 16 hex digits (default: random).")
+@click.option("--id", "identifier", type=IDENTIFIER, help="64-bit identifier, 16 hex digits (default: random).")
 @click.option("--notice/--no-notice", default=None,
               help="Draw the visible notice on the opening frames (default: as the profile says).")
 @click.option("--profile", type=click.Choice(["global", "cn"]),
@@ -62,16 +65,19 @@ def _stamped_text(result: StampResult) -> str:
 @click.option("--key", "key_path", type=click.Path(dir_okay=False),
               help="Watermark key file from `aimark keygen` (default: the settings' key, else the public key).")
 @signer_options
+@encoder_options
 @settings_option
 @repository_option
+@force_option
 @json_option
 @quiet_option
 @user_errors
 def stamp(input_path: str, output_path: str, author: str, model: str, model_version: str | None,
           organisation: str | None, identifier: str | None, created: dt.datetime | None, prompt_file: Any,
           notice: bool | None, profile: str | None, key_path: str | None, certificate: str | None,
-          private_key: str | None, tsa_url: str | None, settings_path: str | None,
-          repository_path: str | None, as_json: bool, quiet: bool) -> None:
+          private_key: str | None, tsa_url: str | None, codec: str | None, crf: float | None,
+          preset: str | None, keep_format: bool | None, settings_path: str | None,
+          repository_path: str | None, force: bool, as_json: bool, quiet: bool) -> None:
     """Label a generated video in one pass: mark, AIGC label, signed manifest, registration.
 
     One decode and one encode of INPUT: the visible notice (if asked) and the
@@ -92,24 +98,30 @@ def stamp(input_path: str, output_path: str, author: str, model: str, model_vers
                          key=Path(key_path) if key_path else None, tsa_url=tsa_url,
                          certificate=Path(certificate) if certificate else None,
                          private_key=Path(private_key) if private_key else None,
-                         repository=Path(repository_path) if repository_path else None)
-    with Stamper(settings) as stamper, \
-            progress("Stamping", watermark.probe(input_path).frames or None, quiet) as advance:
+                         repository=Path(repository_path) if repository_path else None,
+                         codec=codec, crf=crf, preset=preset, keep_format=keep_format)
+    outputs.Output(output_path, overwrite=force, inputs=[input_path])  # a bad OUTPUT fails before any work
+    frames = watermark.probe(input_path).frames or None
+    with Stamper(settings) as stamper, progress("Stamping", frames, quiet) as advance:
         result = stamper.stamp(input_path, output_path, author=author, model=model, model_version=model_version,
                                identifier=identifier, created=created, notice=notice, progress=advance,
-                               prompt=prompt_file.read() if prompt_file else None)
+                               prompt=prompt_file.read() if prompt_file else None, overwrite=force)
     if as_json:
         emit_json(result.to_dict())
     else:
         click.echo(_stamped_text(result))
 
 
+#: Width of the verdict column of batch lines: the longest verdict code, then two spaces at least.
+_VERDICT_WIDTH = max(len(kind.code) for kind in Kind) + 2
+
+
 def _batch_line(item: BatchItem) -> str:
     data = item.to_dict()
     if item.error:
-        return f"error        {item.path}: {item.error}"
+        return f"{'error':<{_VERDICT_WIDTH}}{item.path}: {item.error}"
     who = " / ".join(part for part in (data["author"], data["model"]) if part)
-    return f"{data['verdict']:<13}{item.path}" + (f"  ({who})" if who else "")
+    return f"{data['verdict']:<{_VERDICT_WIDTH}}{item.path}" + (f"  ({who})" if who else "")
 
 
 @click.command()
@@ -121,14 +133,18 @@ def _batch_line(item: BatchItem) -> str:
 @click.option("--report", "report_path", type=click.Path(dir_okay=False), metavar="HTML",
               help="Also write a self-contained HTML forensic report (one INPUT file only).")
 @click.option("--json-lines", is_flag=True, help="Many files: one JSON object per line, in input order.")
+@click.option("--exit-worst", is_flag=True,
+              help="Many files: exit with the status of the worst outcome (2 unreadable, then 4, 3, 5, 0) "
+                   "instead of 0 whenever every file was verified.")
 @repository_option
 @settings_option
+@force_option
 @json_option
 @quiet_option
 @user_errors
 def verify(inputs: tuple[str, ...], key_paths: tuple[str, ...], trust_anchors: str | None, report_path: str | None,
-           json_lines: bool, repository_path: str | None, settings_path: str | None, as_json: bool,
-           quiet: bool) -> None:
+           json_lines: bool, exit_worst: bool, repository_path: str | None, settings_path: str | None, force: bool,
+           as_json: bool, quiet: bool) -> None:
     """Say who made a video, whether it is AI-generated, and whether it is intact.
 
     Reads the C2PA manifest and validates it, detects the watermark with each
@@ -148,7 +164,7 @@ def verify(inputs: tuple[str, ...], key_paths: tuple[str, ...], trust_anchors: s
       5  no AI label found
       2  INPUT or an option cannot be used
     For several files: 0 when every file was verified (verdicts are in the
-    lines), 2 when any could not be.
+    lines), 2 when any could not be; with --exit-worst, the worst status of all.
 
     \b
     Examples:
@@ -165,19 +181,23 @@ def verify(inputs: tuple[str, ...], key_paths: tuple[str, ...], trust_anchors: s
         files = expand(inputs)
         if not files:
             raise click.UsageError(f"no videos in {', '.join(inputs)} (looked for {', '.join(sorted(VIDEO_SUFFIXES))})")
-        failed = False
+        statuses = []
         with progress("Verifying", len(files), quiet) as advance:
             for item in verify_many(files, key_paths=key_paths, trust_anchors=trust_anchors, repository=repository):
-                failed = failed or item.error is not None
-                click.echo(json.dumps(item.to_dict(), default=str) if json_lines else _batch_line(item))
+                statuses.append(EXIT_USAGE if item.error else item.result["exit_status"])
+                advance.echo(json.dumps(item.to_dict(), default=str) if json_lines else _batch_line(item))
                 advance(1)
-        sys.exit(EXIT_USAGE if failed else 0)
+        sys.exit(worst_status(statuses) if exit_worst else EXIT_USAGE if EXIT_USAGE in statuses else 0)
     keys = [watermark.Key.load(path) for path in key_paths]
-    with progress("Verifying", watermark.probe(inputs[0]).frames or None, quiet) as advance:
+    report = outputs.Output(report_path, overwrite=force, inputs=[inputs[0]]) if report_path else None
+    with report or contextlib.nullcontext(), \
+            progress("Verifying", watermark.probe(inputs[0]).frames or None, quiet) as advance:
         result = verify_file(inputs[0], keys=keys, trust_anchors=trust_anchors, repository=repository,
-                             keyframes=report_path is not None, progress=advance)
-    if report_path is not None:
-        write_html_report(result, report_path)
+                             keyframes=report is not None, progress=advance)
+        if report is not None:
+            report.write_text(html_report(result))
+    if report is not None:
+        click.echo(f"Wrote the report to {report.destination}", err=True)
     if as_json:
         emit_json(result.to_dict())
     else:
@@ -226,7 +246,7 @@ def list_records(limit: int, repository_path: str | None, settings_path: str | N
 
 
 def _record(repo: SQLiteRepository, identifier: str) -> Record:
-    record = repo.get(identifier.lower())
+    record = repo.get(identifier)
     if record is None:
         raise RepositoryError(f"identifier {identifier} is not in {repo.location}; "
                                    "see `aimark repository list`")
@@ -234,7 +254,7 @@ def _record(repo: SQLiteRepository, identifier: str) -> Record:
 
 
 @repository.command()
-@click.argument("identifier", metavar="ID")
+@click.argument("identifier", metavar="ID", type=IDENTIFIER)
 @repository_option
 @settings_option
 @json_option
@@ -256,12 +276,15 @@ def show(identifier: str, repository_path: str | None, settings_path: str | None
 
 
 @repository.command()
-@click.argument("identifier", metavar="ID")
+@click.argument("identifier", metavar="ID", type=IDENTIFIER)
 @click.argument("output_path", metavar="FILE", type=click.Path(dir_okay=False))
 @repository_option
 @settings_option
+@force_option
+@json_option
 @user_errors
-def export(identifier: str, output_path: str, repository_path: str | None, settings_path: str | None) -> None:
+def export(identifier: str, output_path: str, repository_path: str | None, settings_path: str | None,
+           force: bool, as_json: bool) -> None:
     """Write the manifest store registered for ID to FILE (a sidecar .c2pa file).
 
     Any C2PA reader can validate it against the original video.
@@ -270,13 +293,16 @@ def export(identifier: str, output_path: str, repository_path: str | None, setti
     Example:
       aimark repository export 00c0ffee12345678 manifest.c2pa
     """
+    output = outputs.Output(output_path, overwrite=force)  # checked before the repository is opened
     with _open(repository_path, settings_path) as repo:
         record = _record(repo, identifier)
-    try:
-        Path(output_path).write_bytes(record.store)
-    except OSError as error:
-        raise RepositoryError(f"cannot write '{output_path}' ({error.strerror}); choose a writable path") from None
-    click.echo(f"Wrote {len(record.store):,} bytes of manifest store {record.manifest_id} to {output_path}")
+    with output:
+        output.write_bytes(record.store)
+    if as_json:
+        emit_json({"output": output_path, "identifier": record.identifier, "manifest_id": record.manifest_id,
+                   "size_bytes": len(record.store)})
+    else:
+        click.echo(f"Wrote {len(record.store):,} bytes of manifest store {record.manifest_id} to {output_path}")
 
 
 COMMANDS = [stamp, verify, repository]

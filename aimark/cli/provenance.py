@@ -9,7 +9,7 @@ from typing import Any, Callable
 import click
 
 import manifests
-from aimark.cli.output import emit_json, json_option, user_errors
+from aimark.cli.output import IDENTIFIER, emit_json, force_option, json_option, user_errors
 
 
 def generation_options(command: Callable[..., Any]) -> Callable[..., Any]:
@@ -74,7 +74,7 @@ def _signed_text(result: manifests.SignedFile) -> str:
 @click.argument("input_path", metavar="INPUT", type=click.Path(dir_okay=False))
 @click.argument("output_path", metavar="OUTPUT", type=click.Path(dir_okay=False))
 @generation_options
-@click.option("--id", "identifier", metavar="HEX",
+@click.option("--id", "identifier", type=IDENTIFIER,
               help="64-bit identifier (16 hex digits) the video's watermark carries; "
                    "recorded as soft binding. Default: a random identifier, no watermark claimed.")
 @click.option("--label-cn", "producer", metavar="PRODUCER",
@@ -85,12 +85,13 @@ def _signed_text(result: manifests.SignedFile) -> str:
                    "ai_inference, ai_training, ai_generative_training; default: only ai_inference allowed.")
 @click.option("--visible-notice", metavar="TEXT", help="Declare the visible notice shown in the video.")
 @signer_options
+@force_option
 @json_option
 @user_errors
 def sign(input_path: str, output_path: str, author: str, model: str, model_version: str | None,
          organisation: str | None, identifier: str | None, created: dt.datetime | None, producer: str | None,
          choices: tuple[str, ...], prompt_file: Any, visible_notice: str | None, certificate: str | None,
-         private_key: str | None, tsa_url: str | None, as_json: bool) -> None:
+         private_key: str | None, tsa_url: str | None, force: bool, as_json: bool) -> None:
     """Sign INPUT, a generated MP4 or MOV, with Content Credentials into OUTPUT.
 
     The manifest says the video is AI-generated (trainedAlgorithmicMedia) and
@@ -113,8 +114,8 @@ def sign(input_path: str, output_path: str, author: str, model: str, model_versi
         training_mining=manifests.TrainingMining.parse(choices),
         **{name: value for name, value in fields.items() if value is not None})
     aigc = manifests.aigc_label(description, producer) if producer else None
-    result = manifests.sign_file(input_path, output_path, description,
-                                 _signer(certificate, private_key, tsa_url), aigc=aigc)
+    with _signer(certificate, private_key, tsa_url) as signer:
+        result = manifests.sign_file(input_path, output_path, description, signer, aigc=aigc, overwrite=force)
     if as_json:
         emit_json(result.to_dict())
     else:
@@ -127,10 +128,11 @@ def sign(input_path: str, output_path: str, author: str, model: str, model_versi
 @click.option("--propagator", required=True, help="Your platform's name or code (ContentPropagator).")
 @click.option("--propagate-id", required=True, help="Your identifier for this video (PropagateID).")
 @signer_options
+@force_option
 @json_option
 @user_errors
-def propagate(input_path: str, output_path: str, propagator: str, propagate_id: str,
-              certificate: str | None, private_key: str | None, tsa_url: str | None, as_json: bool) -> None:
+def propagate(input_path: str, output_path: str, propagator: str, propagate_id: str, certificate: str | None,
+              private_key: str | None, tsa_url: str | None, force: bool, as_json: bool) -> None:
     """Pass on a signed, labelled video as a platform, into OUTPUT.
 
     Sets the propagator fields of China's AIGC label and signs a new manifest
@@ -140,8 +142,9 @@ def propagate(input_path: str, output_path: str, propagator: str, propagate_id: 
     Example:
       aimark propagate upload.mp4 published.mp4 --propagator VidShare --propagate-id v-8841
     """
-    result = manifests.propagate_file(input_path, output_path, propagator, propagate_id,
-                                      _signer(certificate, private_key, tsa_url))
+    with _signer(certificate, private_key, tsa_url) as signer:
+        result = manifests.propagate_file(input_path, output_path, propagator, propagate_id, signer,
+                                          overwrite=force)
     if as_json:
         emit_json(result.to_dict())
     else:
