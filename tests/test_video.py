@@ -125,7 +125,7 @@ def test_every_stream_is_kept_with_its_language_and_disposition(tmp_path, contai
 def test_a_stream_the_output_cannot_carry_is_named(tmp_path):
     require("ffmpeg")
     src = _with_subtitles_and_two_languages(tmp_path, "mkv")
-    with pytest.warns(DroppedStreamWarning, match=r"stream #3 .* \.mp4 files cannot carry subrip subtitles; "
+    with pytest.warns(DroppedStreamWarning, match=r"stream #3 .* \.mp4 files cannot carry srt subtitles; "
                                                   r"write \.mkv to keep it"):
         embed_file(src, tmp_path / "marked.mp4")
     assert [s[0] for s in _streams(tmp_path / "marked.mp4")] == ["video", "audio", "audio"]
