@@ -22,6 +22,7 @@ import manifests
 import outputs
 import watermark
 from aimark.errors import AimarkError
+from aimark.verify import _repository as opened_repository  # the one check of a repository path
 from aimark.verify import verify
 
 #: File endings taken from a folder.
@@ -111,6 +112,8 @@ def verify_many(paths: Iterable[Path], *, key_paths: Iterable[str] = (), trust_a
     paths = list(paths)
     count = max(1, min(workers or os.cpu_count() or 1, len(paths)))
     keys, repo = tuple(key_paths), str(repository) if repository is not None else None
+    with opened_repository(repo):  # a wrong repository fails once, before any worker starts
+        pass
     pool = multiprocessing.Pool(count, initializer=_start_worker)
     try:
         yield from pool.imap(_verify_one, [(path, keys, trust_anchors, repo) for path in paths])

@@ -56,6 +56,16 @@ def test_many_files_as_text_and_one_worker(tmp_path):
     assert refused.exit_code == 2 and "--json-lines for many" in refused.output
 
 
+def test_a_wrong_repository_fails_once_before_any_file(tmp_path):
+    source = make_clip(tmp_path / "gen.mp4", frames=10)
+    result = CliRunner().invoke(main, ["verify", str(source), str(source), "--repository",
+                                       str(tmp_path / "missing.sqlite")])
+    assert result.exit_code == 2
+    assert result.output.strip().splitlines() == [
+        f"Error: manifest repository '{tmp_path / 'missing.sqlite'}' does not exist; give the file `aimark stamp` "
+        "registers in"]
+
+
 def test_a_folder_without_videos_is_a_usage_error(tmp_path):
     (tmp_path / "notes.txt").write_text("x")
     result = CliRunner().invoke(main, ["verify", str(tmp_path)])
