@@ -109,6 +109,8 @@ def load_chain(pem: bytes, source: str = "certificate") -> list[x509.Certificate
     """
     try:
         chain = x509.load_pem_x509_certificates(pem)
+    except x509.InvalidVersion as error:
+        raise CredentialError(f"{source} is malformed ({error}); give the certificate as the CA issued it") from None
     except ValueError:
         chain = []
     if not chain:
@@ -125,9 +127,18 @@ def check_certificate(leaf: x509.Certificate, source: str = "certificate",
 
     Checks validity at ``now``, that it is not a CA, its key usages (digital
     signature, not certificate signing), its extended key usage (present and
-    specific), its Authority Key Identifier, and its key type.
+    specific), its Authority Key Identifier, and its key type. A certificate
+    whose extensions or key cannot be parsed is refused as malformed.
     """
-    now = now or dt.datetime.now(dt.timezone.utc)
+    try:
+        _check_profile(leaf, source, now or dt.datetime.now(dt.timezone.utc))
+    except CredentialError:
+        raise
+    except (ValueError, UnsupportedAlgorithm, x509.DuplicateExtension, x509.InvalidVersion) as error:
+        raise CredentialError(f"{source} is malformed ({error}); give the certificate as the CA issued it") from None
+
+
+def _check_profile(leaf: x509.Certificate, source: str, now: dt.datetime) -> None:
     if leaf.not_valid_after_utc < now:
         raise CredentialError(
             f"{source} expired on {leaf.not_valid_after_utc:%Y-%m-%d}; "

@@ -317,23 +317,40 @@ def _state(native: str, store: dict[str, Any], signer: SignatureInfo
     return ValidationState.INVALID, tuple(dict.fromkeys(reasons)) or ("no reason given by c2pa-rs",)
 
 
+# A manifest store's assertions are whatever its signer wrote (any JSON): every value is read
+# through these, so a forged store yields missing claims, not a traceback.
+def _mapping(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
+def _items(value: Any) -> list[dict[str, Any]]:
+    return [item for item in value if isinstance(item, dict)] if isinstance(value, list) else []
+
+
+def _text(value: Any) -> str | None:
+    return None if value is None or isinstance(value, (dict, list)) else str(value)
+
+
 def _signature(manifest: dict[str, Any]) -> SignatureInfo:
-    info = manifest.get("signature_info") or {}
-    organisation = info.get("issuer")
-    common_name = info.get("common_name")
+    info = _mapping(manifest.get("signature_info"))
+    organisation, common_name = _text(info.get("issuer")), _text(info.get("common_name"))
     development = any(TEST_MARKER in (value or "") for value in (organisation, common_name))
-    return SignatureInfo(common_name, organisation, info.get("alg"), info.get("time"), development)
+    return SignatureInfo(common_name, organisation, _text(info.get("alg")), _text(info.get("time")), development)
 
 
-def _assertions(manifest: dict[str, Any]) -> dict[str, Any]:
+def _assertions(manifest: dict[str, Any]) -> dict[str, dict[str, Any]]:
     """Assertion data by label, with versioned action labels folded into 'c2pa.actions'."""
-    found = {}
-    for assertion in manifest.get("assertions", []):
-        label = assertion.get("label", "")
+    found: dict[str, dict[str, Any]] = {}
+    for assertion in _items(manifest.get("assertions")):
+        label = _text(assertion.get("label")) or ""
         if label.startswith("c2pa.actions"):
             label = "c2pa.actions"
-        found.setdefault(label, assertion.get("data") or {})
+        found.setdefault(label, _mapping(assertion.get("data")))
     return found
+
+
+def _actions(manifest: dict[str, Any]) -> list[dict[str, Any]]:
+    return _items(_assertions(manifest).get("c2pa.actions", {}).get("actions"))
 
 
 def _origin(store: dict[str, Any]) -> dict[str, Any]:
@@ -341,14 +358,13 @@ def _origin(store: dict[str, Any]) -> dict[str, Any]:
     manifests = store["manifests"]
     manifest = manifests[store["active_manifest"]]
     for _ in range(len(manifests)):
-        actions = _assertions(manifest).get("c2pa.actions", {}).get("actions", [])
-        if any(action.get("action") == "c2pa.created" for action in actions):
+        if any(action.get("action") == "c2pa.created" for action in _actions(manifest)):
             return manifest
-        parents = [i.get("active_manifest") for i in manifest.get("ingredients", [])
-                   if i.get("relationship") == "parentOf" and i.get("active_manifest") in manifests]
+        parents = [i.get("active_manifest") for i in _items(manifest.get("ingredients"))
+                   if i.get("relationship") == "parentOf" and _text(i.get("active_manifest")) in manifests]
         if not parents:
             break
-        manifest = manifests[parents[0]]
+        manifest = _mapping(manifests[parents[0]])
     return manifest
 
 
@@ -357,45 +373,45 @@ def _first(value: Any) -> str | None:
         value = value[0] if value else None
     if isinstance(value, dict):
         value = value.get("name") or value.get("@id")
-    return None if value is None else str(value)
+    return _text(value)
 
 
 def _claims(store: dict[str, Any]) -> Claims:
     manifest = _origin(store)
     assertions = _assertions(manifest)
-    created = next((a for a in assertions.get("c2pa.actions", {}).get("actions", [])
-                    if a.get("action") == "c2pa.created"), {})
+    created = next((a for a in _actions(manifest) if a.get("action") == "c2pa.created"), {})
     agent = created.get("softwareAgent") or {}
     if isinstance(agent, str):
         agent = {"name": agent}
+    agent = _mapping(agent)
     metadata = assertions.get("cawg.metadata", {})
     generation = assertions.get(GENERATION_ASSERTION, {})
-    entries = assertions.get("cawg.training-mining", {}).get("entries", {})
+    entries = _mapping(assertions.get("cawg.training-mining", {}).get("entries"))
     training = {}
     for name, entry_name in CAWG_USES.items():
-        entry = entries.get(entry_name)
+        entry = _mapping(entries.get(entry_name))
         if entry:
-            constraint = entry.get("constraint_info")
+            constraint = _text(entry.get("constraint_info"))
             training[name] = f"{entry.get('use')}: {constraint}" if constraint else str(entry.get("use"))
-    blocks = assertions.get("c2pa.soft-binding", {}).get("blocks") or [{}]
-    watermark = (generation.get("watermark") or {}).get("identifier") or blocks[0].get("value")
-    generators = manifest.get("claim_generator_info") or [{}]
+    blocks = _items(assertions.get("c2pa.soft-binding", {}).get("blocks")) or [{}]
+    watermark = _text(_mapping(generation.get("watermark")).get("identifier") or blocks[0].get("value"))
+    generators = _items(manifest.get("claim_generator_info")) or [{}]
     generator = " ".join(str(generators[0].get(k)) for k in ("name", "version") if generators[0].get(k))
-    source_type = created.get("digitalSourceType")
+    source_type = _text(created.get("digitalSourceType"))
     return Claims(
         ai_generated=source_type == TRAINED_ALGORITHMIC_MEDIA,
         digital_source_type=source_type,
-        model=agent.get("name"),
-        model_version=agent.get("version"),
+        model=_text(agent.get("name")),
+        model_version=_text(agent.get("version")),
         author=_first(metadata.get("dc:creator")),
         organisation=_first(metadata.get("dc:publisher")),
-        created=created.get("when"),
-        identifier=generation.get("identifier") or _first(metadata.get("dc:identifier")),
+        created=_text(created.get("when")),
+        identifier=_text(generation.get("identifier")) or _first(metadata.get("dc:identifier")),
         watermark_identifier=watermark,
         training_mining=training,
-        prompt_digest=generation.get("prompt_digest"),
-        visible_notice=generation.get("visible_notice"),
-        claim_generator=generator or manifest.get("claim_generator"),
+        prompt_digest=_text(generation.get("prompt_digest")),
+        visible_notice=_text(generation.get("visible_notice")),
+        claim_generator=generator or _text(manifest.get("claim_generator")),
     )
 
 
