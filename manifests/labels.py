@@ -18,6 +18,7 @@ from pathlib import Path
 
 import av
 
+import outputs
 from manifests.description import GenerationDescription
 from manifests.errors import DescriptionError, MediaError
 from manifests.media import MUXERS, media_type
@@ -190,7 +191,7 @@ def write_aigc(source: str | os.PathLike[str], destination: str | os.PathLike[st
                 packet.stream = streams[packet.stream.index]
                 dst.mux(packet)
     except av.FFmpegError as error:
-        raise MediaError(
+        raise outputs.as_write_error(Path(destination), error) or MediaError(
             f"could not copy '{source}' to '{destination}' with the AIGC label "
             f"({error.strerror or error}); check the file plays") from None
 

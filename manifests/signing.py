@@ -10,6 +10,7 @@ fails, and a half-written video must never look signed.
 
 from __future__ import annotations
 
+import errno
 import os
 import re
 import socket
@@ -182,19 +183,25 @@ class Signer:
     def __exit__(self, *exc_info: object) -> None:
         self.close()
 
-    def _sign(self, definition: dict[str, Any], mime: str, source: Path, destination: Path,
+    def _sign(self, definition: dict[str, Any], mime: str, source: Path, output: outputs.Output,
               ingredient: Path | None = None) -> None:
+        """Sign ``source`` into ``output``'s temporary file; errors name the output's destination."""
         if self._callback_errors is not None:
             self._callback_errors.clear()
         try:
             with c2pa.Builder(definition, c2pa_context()) as builder, \
-                    open(source, "rb") as src, open(destination, "w+b") as dst:
+                    open(source, "rb") as src, open(output.temporary, "w+b") as dst:
                 if ingredient is not None:
                     with open(ingredient, "rb") as parent:
                         builder.add_ingredient({"title": ingredient.name, "relationship": "parentOf",
                                                 "label": _PARENT}, mime, parent)
                 builder.sign(self._native, mime, src, dst)
+        except OSError as error:
+            raise outputs.write_failed(output.destination, error) from None
         except c2pa.C2paError as error:
+            if re.search(r"no space left|quota exceeded", str(error), re.I):  # the disk filled while signing
+                raise outputs.write_failed(output.destination, OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))) \
+                    from None
             raise _signing_error(error, self.identity, self._callback_errors) from None
 
 
@@ -292,8 +299,7 @@ def sign_into(output: outputs.Output, source: str | os.PathLike[str], descriptio
     labelled = output.scratch(source.suffix) if aigc is not None else source
     if aigc is not None:
         write_aigc(source, labelled, aigc)
-    signer._sign(manifest_definition(description, title=output.destination.name), video.mime_type,
-                 labelled, output.temporary)
+    signer._sign(manifest_definition(description, title=output.destination.name), video.mime_type, labelled, output)
     return SignedFile(output.destination, description.identifier, signer.identity, aigc, video)
 
 
@@ -325,7 +331,7 @@ def propagate_file(source: str | os.PathLike[str], destination: str | os.PathLik
         definition = propagation_definition(title=out.destination.name, propagator=propagator, parent=_PARENT)
         labelled = out.scratch(source.suffix)
         write_aigc(source, labelled, label)
-        signer._sign(definition, video.mime_type, labelled, out.temporary, ingredient=source)
+        signer._sign(definition, video.mime_type, labelled, out, ingredient=source)
     return SignedFile(out.destination, None, signer.identity, label, video)
 
 

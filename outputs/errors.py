@@ -64,3 +64,15 @@ def write_failed(destination: Path, error: OSError) -> OutputError:
         failure = WriteError(f"writing '{destination}' failed ({error.strerror or error}); nothing was written")
     failure.errno = error.errno
     return failure
+
+
+#: errno values that mean the output could not be written, whoever was writing it.
+WRITE_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EIO, errno.EACCES, errno.EPERM,
+                          errno.EROFS})
+
+
+def as_write_error(destination: Path, error: BaseException) -> OutputError | None:
+    """The output's error when ``error`` (e.g. a library's OSError subclass) is a failed write, else None."""
+    if isinstance(error, OSError) and error.errno in WRITE_ERRNOS:
+        return write_failed(destination, error)
+    return None

@@ -160,7 +160,7 @@ def test_disk_full_during_embed_and_stamp_leaves_nothing(tmp_path, mount, fill):
     for result in (embedded, stamped) if fill < 1 else (stamped,):
         assert result.exit_code == 2, result.output
         assert result.output.startswith("Error: ") and "Traceback" not in result.output
-        assert "no space left" in result.output.lower()
+        assert result.output.startswith("Error: no space left to write '" + str(disk)), result.output
     assert _names(disk) == ([] if fill < 1 else ["marked.mp4"])
     assert _digest(source) == before
     with SQLiteRepository(repository) as repo:

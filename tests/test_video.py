@@ -133,7 +133,7 @@ def test_a_stream_the_output_cannot_carry_is_named(tmp_path):
 
 @pytest.mark.parametrize("settings, message", [
     ({"codec": "nonexist"}, "unknown video encoder 'nonexist'"),
-    ({"codec": "aac"}, "'aac' is a audio encoder, not a video encoder"),
+    ({"codec": "aac"}, "'aac' encodes audio, not video"),
     ({"codec": "libx264", "crf": 99}, "CRF 99 is outside libx264's scale 0-51"),
     ({"codec": "libx264", "preset": "fastest"}, "preset 'fastest' is not one of"),
 ])

@@ -14,7 +14,6 @@ complete, never over the input.
 
 from __future__ import annotations
 
-import errno
 import os
 import warnings
 from contextlib import contextmanager
@@ -94,7 +93,7 @@ class EncoderSettings:
             raise EncoderError(f"unknown video encoder '{codec}'; use e.g. libx264, libx265, libvpx-vp9 or "
                                "libsvtav1 (`ffmpeg -encoders` lists this machine's)") from None
         if found.type != "video":
-            raise EncoderError(f"'{codec}' is a {found.type} encoder, not a video encoder; use e.g. libx264")
+            raise EncoderError(f"'{codec}' encodes {found.type}, not video; use e.g. libx264")
         low, high = CRF_RANGES.get(codec, (0, 63))
         if not low <= self.crf <= high:
             raise EncoderError(f"CRF {self.crf:g} is outside {codec}'s scale {low}-{high} "
@@ -384,14 +383,6 @@ def _cropped(frame: av.VideoFrame, width: int, height: int) -> av.VideoFrame:
     return cropped
 
 
-def _write_failed(dst: Path, error: av.error.FFmpegError) -> outputs.OutputError | None:
-    """The output's own error when FFmpeg failed to write (disk full, permissions), else None."""
-    if getattr(error, "errno", None) in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EIO,
-                                         errno.EACCES, errno.EROFS):
-        return outputs.write_failed(dst, error)
-    return None
-
-
 class _Encoder:
     """The output video stream, set up from the first decoded frame."""
 
@@ -502,7 +493,8 @@ def _transcode(src: Path, dst: Path, temporary: Path, container_format: str, cod
         try:
             output = av.open(str(temporary), mode="w", format=container_format, options=options)
         except av.error.FFmpegError as error:
-            raise _write_failed(dst, error) or VideoError(f"cannot write '{dst}': {error.strerror or error}") from None
+            raise outputs.as_write_error(dst, error) or VideoError(
+                f"cannot write '{dst}': {error.strerror or error}") from None
         with output:
             output.metadata.update({k: v for k, v in source.metadata.items() if k not in _MUXER_KEYS})
             output.metadata.update(metadata or {})
@@ -534,7 +526,7 @@ def _transcode(src: Path, dst: Path, temporary: Path, container_format: str, cod
                 try:
                     encoder.encode(frame)
                 except av.error.FFmpegError as error:
-                    raise _write_failed(dst, error) or VideoError(
+                    raise outputs.as_write_error(dst, error) or VideoError(
                         f"encoding '{dst}' failed: {error.strerror or error}") from None
                 for packet in pending:
                     mux_copy(packet)
@@ -546,7 +538,7 @@ def _transcode(src: Path, dst: Path, temporary: Path, container_format: str, cod
             try:
                 encoder.encode(None)
             except av.error.FFmpegError as error:
-                raise _write_failed(dst, error) or VideoError(
+                raise outputs.as_write_error(dst, error) or VideoError(
                     f"encoding '{dst}' failed: {error.strerror or error}") from None
     return written
 
@@ -597,6 +589,6 @@ def _mux(output: av.container.OutputContainer, packet: av.Packet, dst: Path) -> 
     try:
         output.mux(packet)
     except av.error.FFmpegError as error:
-        raise _write_failed(dst, error) or VideoError(
+        raise outputs.as_write_error(dst, error) or VideoError(
             f"cannot copy {packet.stream.codec_context.name} {packet.stream.type} into '{dst.suffix}' "
             f"({error.strerror or error}); try an .mkv output") from None
