@@ -239,8 +239,8 @@ def test_a_failed_publication_undoes_the_registration(tmp_path, source, monkeypa
     def disk_gone(self):
         raise outputs.write_failed(self.destination, OSError(28, "No space left on device"))
 
-    monkeypatch.setattr(outputs.Output, "publish", disk_gone)
     with Stamper(Settings(repository=tmp_path / "repo.sqlite")) as stamper:
+        monkeypatch.setattr(outputs.Output, "publish", disk_gone)  # the rename, after registering
         with pytest.raises(outputs.WriteError, match="no space left"):
             stamper.stamp(source, tmp_path / "out.mp4", author="A", model="M", identifier="00000000000000aa")
         assert stamper.repository.get("00000000000000aa") is None

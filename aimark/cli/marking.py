@@ -74,12 +74,11 @@ def embed(input_path: str, output_path: str, key_path: str | None, identifier: s
       aimark embed generated.mp4 marked.mp4 --key provider.key --id 00c0ffee12345678
     """
     key = _load_key(key_path)
-    encoder = watermark.EncoderSettings(codec, 18.0 if crf is None else crf, preset or "medium",
-                                        keep_format=bool(keep_format))
+    defaults = watermark.EncoderSettings()
     with progress("Embedding", _frame_count(input_path), quiet) as advance:
-        result = watermark.embed_file(input_path, output_path, key, identifier, strength=strength,
-                                      codec=encoder.codec, crf=encoder.crf, preset=encoder.preset,
-                                      keep_format=encoder.keep_format, progress=advance, overwrite=force)
+        result = watermark.embed_file(input_path, output_path, key, identifier, strength=strength, codec=codec,
+                                      crf=defaults.crf if crf is None else crf, preset=preset or defaults.preset,
+                                      keep_format=bool(keep_format), progress=advance, overwrite=force)
     if as_json:
         emit_json({**result.to_dict(), "output": output_path})
     else:

@@ -111,7 +111,7 @@ IDENTIFIER = IdentifierType()
 quiet_option = click.option("--quiet", "-q", is_flag=True, help="No progress bar on stderr.")
 json_option = click.option("--json", "as_json", is_flag=True, help="Print one JSON object for machines.")
 force_option = click.option("--force", "-f", is_flag=True,
-                            help="Replace OUTPUT if it exists (never an input: that is always refused).")
+                            help="Replace the output file if it exists (never an input: that is always refused).")
 
 
 def encoder_options(command: Callable[..., Any]) -> Callable[..., Any]:
