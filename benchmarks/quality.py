@@ -124,6 +124,7 @@ def measure(clip: Clip, unmarked: Path, marked: Path) -> tuple[dict[str, Any], l
     counts = [0, 0, 0]
     for i, (s, u, m) in enumerate(zip(decode(clip.path), decode(unmarked), decode(marked))):
         ys, yu, ym = luma(s.frame), luma(u.frame), luma(m.frame)
+        ys = ys[:ym.shape[0], :ym.shape[1]]  # the encodes drop an odd last row or column (720x405 -> 720x404)
         p, mse = psnr(yu, ym)
         rows["psnr"].append(p)
         rows["mse"].append(mse)
