@@ -203,8 +203,7 @@ class Stamper:
         """
         started = time.perf_counter()
         source, destination = Path(source), Path(destination)
-        media_type(destination, "output")  # refuse a container C2PA cannot sign before any work
-        with outputs.Output(destination, overwrite=overwrite, inputs=[source]) as out:
+        with self.output(source, destination, overwrite=overwrite) as out:
             if source.suffix.lower() in manifests.SUPPORTED_TYPES and source.is_file() and manifest_store(source):
                 raise StampError(f"'{source}' already carries Content Credentials; stamp the generated "
                                  "original (stamping again would hide the first identity)")
@@ -246,6 +245,16 @@ class Stamper:
         return StampResult(signed.path, identifier, self.key.key_id, record.manifest_id, signed.signer, label,
                            description.visible_notice, frames, time.perf_counter() - started,
                            self.repository.location)
+
+    @staticmethod
+    def output(source: str | os.PathLike[str], destination: str | os.PathLike[str], *,
+               overwrite: bool = False) -> outputs.Output:
+        """The stamped file's :class:`outputs.Output`, checked: a container C2PA can sign, not the input.
+
+        The command line calls it before opening the repository, so a bad OUTPUT fails before any work.
+        """
+        media_type(destination, "output")
+        return outputs.Output(destination, overwrite=overwrite, inputs=[source])
 
     def _register_and_publish(self, record: Record, out: outputs.Output) -> None:
         """Register, then publish; undo the registration if publishing fails. Signals wait meanwhile."""

@@ -124,11 +124,14 @@ def test_leftovers_of_killed_processes_are_swept_and_never_taken_for_videos(tmp_
     assert _names(tmp_path) == sorted([live.name, "out.mp4"])  # the running process keeps its own
 
 
-def test_sigterm_removes_the_partial_output(tmp_path):
+@pytest.mark.parametrize("command", ["embed", "stamp"])
+def test_sigterm_removes_the_partial_output(tmp_path, command):
     source = make_clip(tmp_path / "long.mp4", width=640, height=360, frames=250, audio=True)
     out = tmp_path / "out" / "marked.mp4"
     out.parent.mkdir()
-    process = subprocess.Popen(AIMARK + ["embed", str(source), str(out), "--quiet"], stderr=subprocess.PIPE)
+    repository = tmp_path / "repo.sqlite"
+    extra = ["--author", "A", "--model", "M", "--repository", str(repository)] if command == "stamp" else []
+    process = subprocess.Popen(AIMARK + [command, str(source), str(out), "--quiet", *extra], stderr=subprocess.PIPE)
     deadline = time.time() + 60
     while time.time() < deadline and not any(p.stat().st_size > 10_000 for p in out.parent.iterdir()):
         time.sleep(0.05)
@@ -138,6 +141,9 @@ def test_sigterm_removes_the_partial_output(tmp_path):
     assert process.returncode == outputs.EXIT_TERMINATED, stderr.decode()
     assert b"Terminated." in stderr and b"Traceback" not in stderr
     assert _names(out.parent) == []
+    if command == "stamp":
+        with SQLiteRepository(repository) as repo:
+            assert repo.records() == []
 
 
 def _cli(*args: str):

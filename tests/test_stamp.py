@@ -269,6 +269,12 @@ def test_stamp_options_are_checked_before_any_work(tmp_path, source, args, messa
     assert not (tmp_path / "out.mp4").exists()
 
 
+def test_an_output_c2pa_cannot_carry_fails_before_the_repository_is_made(tmp_path, source, home):
+    result = _cli_stamp(source, tmp_path / "out.mkv")
+    assert result.exit_code == 2 and "Content Credentials can be embedded only in" in result.output
+    assert not (home / "repository.sqlite").exists()
+
+
 def test_a_settings_file_with_an_unknown_codec_is_one_line(tmp_path, source):
     settings = tmp_path / "s.toml"
     settings.write_text('[encoder]\ncodec = "nonexist"\n', encoding="utf-8")

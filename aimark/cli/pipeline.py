@@ -100,7 +100,7 @@ def stamp(input_path: str, output_path: str, author: str, model: str, model_vers
                          private_key=Path(private_key) if private_key else None,
                          repository=Path(repository_path) if repository_path else None,
                          codec=codec, crf=crf, preset=preset, keep_format=keep_format)
-    outputs.Output(output_path, overwrite=force, inputs=[input_path])  # a bad OUTPUT fails before any work
+    Stamper.output(input_path, output_path, overwrite=force)  # a bad OUTPUT fails before any work
     frames = watermark.probe(input_path).frames or None
     with Stamper(settings) as stamper, progress("Stamping", frames, quiet) as advance:
         result = stamper.stamp(input_path, output_path, author=author, model=model, model_version=model_version,
