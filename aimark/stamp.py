@@ -248,7 +248,7 @@ class Stamper:
 
     @staticmethod
     def output(source: str | os.PathLike[str], destination: str | os.PathLike[str], *,
-               overwrite: bool = False) -> outputs.Output:
+               overwrite: bool = True) -> outputs.Output:
         """The stamped file's :class:`outputs.Output`, checked: a container C2PA can sign, not the input.
 
         The command line calls it before opening the repository, so a bad OUTPUT fails before any work.
@@ -261,10 +261,10 @@ class Stamper:
         with outputs.deferred():
             try:
                 self.repository.add(record)
-            except RepositoryError as error:
+            except RepositoryError:
                 if self.repository.get(record.identifier) is not None:
                     raise _taken(record.identifier) from None
-                raise error
+                raise
             try:
                 out.publish()
             except BaseException:
