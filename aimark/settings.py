@@ -29,7 +29,12 @@ Example file::
     ai_training = "constrained:licence at https://acme.example/terms"
 
     [repository]
-    path = "/var/lib/acme/manifests.sqlite"
+    path = "/var/lib/acme/manifests.sqlite"   # or url = "postgresql://..." / "https://..." (with token_file)
+
+    [verify]
+    resolvers = ["https://provider.example/sbr"]   # asked for identifiers the repository does not hold
+    send_content = false                           # upload the video to resolvers (off: the platform's choice)
+    timeout = 10
 """
 
 from __future__ import annotations
@@ -66,12 +71,15 @@ _TABLES: dict[str, dict[str, str]] = {
     "notice": {"show": "notice", "text": "notice_text", "position": "notice_position",
                "seconds": "notice_seconds"},
     "encoder": {"codec": "codec", "crf": "crf", "preset": "preset", "keep_format": "keep_format"},
-    "repository": {"path": "repository"},
+    "repository": {"path": "repository", "url": "repository", "token_file": "repository_token_file"},
+    "verify": {"resolvers": "resolvers", "send_content": "send_content", "timeout": "resolver_timeout",
+               "trust_anchors": "trust_anchors"},
 }
-_PATHS = {"key", "certificate", "private_key", "repository"}
-# What each field's value must be in the file: text, a number, or true/false.
-_NUMBERS = {"strength", "notice_seconds", "crf"}
-_FLAGS = {"notice", "keep_format"}
+_PATHS = {"key", "certificate", "private_key", "repository_token_file", "trust_anchors"}
+# What each field's value must be in the file: text, a number, true/false, or a list of text.
+_NUMBERS = {"strength", "notice_seconds", "crf", "resolver_timeout"}
+_FLAGS = {"notice", "keep_format", "send_content"}
+_LISTS = {"resolvers"}
 
 
 @dataclass(frozen=True)
@@ -102,8 +110,21 @@ class Settings:
         CAWG training and mining choices.
     codec, crf, preset, keep_format
         Video encoder settings of the stamped output (see :class:`watermark.EncoderSettings`).
-    repository : Path, optional
-        The SQLite manifest repository. Default: ``<aimark home>/repository.sqlite``.
+    repository : Path or str, optional
+        The manifest repository: an SQLite file, a ``postgresql://`` URL, or the
+        ``https://`` URL of a resolution service to register through.
+        Default: ``<aimark home>/repository.sqlite``.
+    repository_token_file : Path, optional
+        File holding the ``store`` token for an ``https://`` repository
+        (else ``$AIMARK_REPOSITORY_TOKEN``).
+    resolvers : tuple of str
+        Resolution services ``verify`` asks about identifiers its repository does not hold.
+    send_content : bool
+        Whether ``verify`` may upload the video to those resolvers (byContent).
+    resolver_timeout : float
+        Seconds per resolver request.
+    trust_anchors : Path, optional
+        PEM roots whose signatures ``verify`` trusts (needed to believe a resolver's manifest).
     """
 
     organisation: str | None = None
@@ -123,7 +144,12 @@ class Settings:
     crf: float = 18.0
     preset: str = "medium"
     keep_format: bool = False
-    repository: Path | None = None
+    repository: Path | str | None = None
+    repository_token_file: Path | None = None
+    resolvers: tuple[str, ...] = ()
+    send_content: bool = False
+    resolver_timeout: float = 10.0
+    trust_anchors: Path | None = None
 
     def __post_init__(self) -> None:
         if self.profile not in PROFILES:
@@ -133,6 +159,8 @@ class Settings:
                                 "(then the development identity signs)")
         if not 0.1 <= self.strength <= 4.0:
             raise SettingsError(f"watermark strength {self.strength} is outside 0.1-4.0; 1.0 is the tuned default")
+        if not 0.1 <= self.resolver_timeout <= 600:
+            raise SettingsError(f"resolver timeout {self.resolver_timeout} s is outside 0.1-600 s")
         self.encoder()  # an unknown codec or a CRF off its scale fails here, before any decoding
 
     @classmethod
@@ -164,6 +192,13 @@ class Settings:
                                     + ", ".join([*_TOP, *_TABLES, "training_mining"]))
         for name in _PATHS & values.keys():
             values[name] = path.parent / Path(values[name]).expanduser()
+        repository = data.get("repository") or {}
+        if "path" in repository and "url" in repository:
+            raise SettingsError(f"settings file '{path}': give [repository] path or url, not both")
+        if "path" in repository:
+            values["repository"] = path.parent / Path(repository["path"]).expanduser()
+        if "resolvers" in values:
+            values["resolvers"] = tuple(values["resolvers"])
         return cls(**values)
 
     @classmethod
@@ -192,12 +227,15 @@ class Settings:
 def _kind(value: Any) -> str:
     if isinstance(value, bool):  # before numbers: True is an int to Python, not to a settings file
         return "true or false"
+    if isinstance(value, list) and all(isinstance(item, str) for item in value):
+        return "a list of text"
     return "a number" if isinstance(value, (int, float)) else "text" if isinstance(value, str) else "a table"
 
 
 def _checked(key: str, field_name: str, value: Any, path: Path) -> Any:
     """``value`` if it has the kind the field takes, else a SettingsError naming the key."""
-    wanted = "a number" if field_name in _NUMBERS else "true or false" if field_name in _FLAGS else "text"
+    wanted = ("a number" if field_name in _NUMBERS else "true or false" if field_name in _FLAGS
+              else "a list of text" if field_name in _LISTS else "text")
     if _kind(value) != wanted:
         raise SettingsError(f"settings file '{path}': {key} = {value!r} should be {wanted}")
     return value

@@ -23,7 +23,7 @@ from __future__ import annotations
 import os
 import secrets
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable
@@ -34,17 +34,20 @@ import manifests
 import outputs
 import watermark
 from aimark.errors import StampError
+from aimark.remote import open_repository
 from aimark.settings import Settings
 from manifests.media import media_type
 from manifests.reading import manifest_store
-from manifests.repository import (ManifestRepository, Record, RepositoryError, SQLiteRepository, embedded_store,
-                                  manifest_label)
+from manifests.repository import ManifestRepository, Record, RepositoryError, embedded_store, record_from_store
 from watermark import fingerprint
 from watermark.video import Picture
 
 #: Muxer flags for the stamped output: index first for streaming, and the AIGC key
 #: in moov/udta/meta where GB 45438-2025's practice guide places it.
 MUX_OPTIONS = {"movflags": "+faststart+" + manifests.MUX_OPTIONS["movflags"]}
+#: Name of the fingerprint the manifest carries: :mod:`watermark.fingerprint`'s 8 x 8 block means,
+#: one 64-byte row per second.
+FINGERPRINT_ALGORITHM = "org.aimark.fingerprint.1"
 
 
 @dataclass(frozen=True)
@@ -121,8 +124,10 @@ class _Sampler:
         self.times.append(picture.time)
         self.size = picture.luma.shape[::-1]
 
-    def fingerprint(self) -> np.ndarray:
-        return fingerprint.pool(np.array(self.signatures), np.array(self.times))
+    def fingerprint(self) -> manifests.PictureFingerprint:
+        """The pooled fingerprint, as the signed manifest carries it."""
+        pooled = fingerprint.pool(np.array(self.signatures), np.array(self.times))
+        return manifests.PictureFingerprint(FINGERPRINT_ALGORITHM, pooled.tobytes(), *self.size)
 
 
 def _taken(identifier: str) -> StampError:
@@ -143,7 +148,8 @@ class Stamper:
     signer : manifests.Signer, optional
         Overrides the settings' certificates (e.g. a KMS-backed ``Signer.from_callback``).
     repository : ManifestRepository, optional
-        Overrides the settings' SQLite file (e.g. a server database).
+        Overrides the settings' repository (an SQLite file, a ``postgresql://``
+        server or an ``https://`` resolution service).
 
     Examples
     --------
@@ -161,7 +167,8 @@ class Stamper:
             signer = (manifests.Signer.from_files(s.certificate, s.private_key, tsa_url=s.tsa_url)
                       if s.certificate else manifests.Signer.development(tsa_url=s.tsa_url))
         self.signer = signer
-        self.repository = repository if repository is not None else SQLiteRepository(s.repository)
+        self.repository = (repository if repository is not None
+                           else open_repository(s.repository, token_file=s.repository_token_file))
 
     def stamp(self, source: str | os.PathLike[str], destination: str | os.PathLike[str], *,
               author: str, model: str, model_version: str | None = None, identifier: str | None = None,
@@ -216,6 +223,7 @@ class Stamper:
             description = manifests.GenerationDescription(
                 author=author, model=model, model_version=model_version, organisation=s.organisation,
                 identifier=identifier, watermarked=True, training_mining=s.training_mining,
+                watermark_key=self.key.key_id,
                 visible_notice=shown.text if shown else None,
                 prompt_digest=manifests.prompt_digest(prompt) if prompt is not None else None,
                 **({"created": created} if created is not None else {}))
@@ -232,15 +240,12 @@ class Stamper:
             frames = watermark.transcode(
                 source, encoded, frame_loop, settings=s.encoder(), metadata=manifests.aigc_metadata(label),
                 mux_options=MUX_OPTIONS, progress=progress)
+            description = replace(description, fingerprint=sampler.fingerprint())  # signed with the rest
             signed = manifests.sign_into(out, encoded, description, self.signer)
             store = embedded_store(out.temporary)
             if store is None:  # sign_into returned, so a manifest must be there
                 raise RuntimeError(f"signing wrote no manifest into '{out.temporary}'")
-            record = Record(identifier=identifier, manifest_id=manifest_label(store), key_id=self.key.key_id,
-                            registered=datetime.now(timezone.utc), author=author, model=model,
-                            model_version=model_version, organisation=s.organisation,
-                            created=description.created, width=sampler.size[0], height=sampler.size[1],
-                            store=store, fingerprint=sampler.fingerprint().tobytes())
+            record = record_from_store(store, registered=datetime.now(timezone.utc))  # what a service registers
             self._register_and_publish(record, out)
         return StampResult(signed.path, identifier, self.key.key_id, record.manifest_id, signed.signer, label,
                            description.visible_notice, frames, time.perf_counter() - started,

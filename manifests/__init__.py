@@ -22,19 +22,23 @@ from manifests.credentials import (
 from manifests.description import (
     GenerationDescription,
     Permission,
+    PictureFingerprint,
     TrainingMining,
     Use,
+    binding_value,
+    identifier_from_binding,
     new_identifier,
     prompt_digest,
 )
-from manifests.errors import CredentialError, DescriptionError, ManifestError, MediaError, SigningError
+from manifests.errors import (CredentialError, DescriptionError, ManifestError, MediaError, RepositoryError,
+                              SigningError)
 from manifests.labels import MUX_OPTIONS, AigcLabel, aigc_label, aigc_metadata, read_aigc, write_aigc
-from manifests.manifest import WATERMARK_ALGORITHM, manifest_definition
+from manifests.manifest import FINGERPRINT_ASSERTION, WATERMARK_ALGORITHM, manifest_definition
 from manifests.media import SUPPORTED_TYPES, VideoInfo, check_video
 from manifests.notice import NOTICE_EN, NOTICE_ZH, Notice, Overlay
-from manifests.reading import Claims, Disclosure, Report, SignatureInfo, ValidationState, inspect_file
-from manifests.repository import (ManifestRepository, Record, RepositoryError, SQLiteRepository, embedded_store,
-                                  stored_claims)
+from manifests.reading import (Claims, Disclosure, Report, SignatureInfo, ValidationState, inspect_file,
+                               validate_store)
+from manifests.repository import ManifestRepository, Record, SQLiteRepository, embedded_store, stored_claims
 from manifests.signing import SignedFile, Signer, SignerIdentity, propagate_file, sign_file, sign_into
 
 __all__ = [
@@ -43,6 +47,7 @@ __all__ = [
     "CredentialError",
     "Credentials",
     "DescriptionError",
+    "FINGERPRINT_ASSERTION",
     "Disclosure",
     "GenerationDescription",
     "MUX_OPTIONS",
@@ -54,6 +59,7 @@ __all__ = [
     "Notice",
     "Overlay",
     "Permission",
+    "PictureFingerprint",
     "Record",
     "Report",
     "RepositoryError",
@@ -73,10 +79,12 @@ __all__ = [
     "aigc_label",
     "aigc_metadata",
     "aimark_home",
+    "binding_value",
     "check_video",
     "create_test_credentials",
     "development_credentials",
     "embedded_store",
+    "identifier_from_binding",
     "inspect_file",
     "load_credentials",
     "manifest_definition",
@@ -87,5 +95,6 @@ __all__ = [
     "sign_file",
     "sign_into",
     "stored_claims",
+    "validate_store",
     "write_aigc",
 ]

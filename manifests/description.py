@@ -11,6 +11,8 @@ later which prompt produced the video.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import enum
 import hashlib
 import re
@@ -157,6 +159,66 @@ def check_identifier(identifier: str) -> str:
     return identifier
 
 
+def binding_value(identifier: str) -> str:
+    """The soft-binding value of an identifier: its 8 bytes, big-endian, in standard base64.
+
+    The form the ``c2pa.soft-binding`` assertion stores and the Soft Binding
+    Resolution API's ``value`` carries.
+
+    Examples
+    --------
+    >>> binding_value("00c0ffee12345678")
+    'AMD/7hI0Vng='
+    """
+    return base64.b64encode(bytes.fromhex(check_identifier(identifier))).decode("ascii")
+
+
+def identifier_from_binding(value: str) -> str:
+    """The identifier a soft-binding value carries (the inverse of :func:`binding_value`).
+
+    Raises
+    ------
+    DescriptionError
+        If ``value`` is not the standard base64 of exactly 8 bytes.
+
+    Examples
+    --------
+    >>> identifier_from_binding("AMD/7hI0Vng=")
+    '00c0ffee12345678'
+    """
+    try:
+        raw = base64.b64decode(value.encode("ascii"), validate=True) if isinstance(value, str) else b""
+    except (binascii.Error, UnicodeEncodeError):
+        raw = b""
+    if len(raw) != 8 or base64.b64encode(raw).decode("ascii") != value:
+        raise DescriptionError(f"soft-binding value {str(value)[:40]!r} is not the standard base64 of "
+                               "8 bytes (a 64-bit identifier, big-endian), e.g. 'AMD/7hI0Vng='")
+    return raw.hex()
+
+
+@dataclass(frozen=True)
+class PictureFingerprint:
+    """A compact fingerprint of the pictures, carried inside the signed manifest.
+
+    The provenance layer keeps it opaque: an algorithm name, the bytes, and the
+    picture size they were taken at. Carried in the manifest, it travels with
+    it, so a verifier that recovers the manifest from a repository can check
+    that the pictures in hand are the ones it was signed for (the anti-spoofing
+    check of the C2PA Soft Binding API document).
+    """
+
+    alg: str
+    value: bytes
+    width: int
+    height: int
+
+    def __post_init__(self) -> None:
+        if not self.alg or not isinstance(self.value, bytes) or not self.value:
+            raise DescriptionError("a picture fingerprint needs an algorithm name and some bytes")
+        if self.width < 1 or self.height < 1:
+            raise DescriptionError(f"picture size {self.width}x{self.height} is not positive")
+
+
 @dataclass(frozen=True)
 class GenerationDescription:
     """The facts about one generated video that its manifest states.
@@ -185,6 +247,11 @@ class GenerationDescription:
         ``sha256:`` digest of the prompt, from :func:`prompt_digest`.
     visible_notice : str, optional
         Text of the visible notice burnt into the video, when there is one.
+    watermark_key : str, optional
+        Identifier of the watermark key whose mark carries ``identifier``
+        (never the key itself), so a verifier can tell which key to expect.
+    fingerprint : PictureFingerprint, optional
+        The pictures' fingerprint, signed with the rest.
 
     Examples
     --------
@@ -203,6 +270,8 @@ class GenerationDescription:
     training_mining: TrainingMining = TrainingMining()
     prompt_digest: str | None = None
     visible_notice: str | None = None
+    watermark_key: str | None = None
+    fingerprint: PictureFingerprint | None = None
 
     def __post_init__(self) -> None:
         for name in ("author", "model"):

@@ -24,3 +24,7 @@ class CredentialError(ManifestError, ValueError):
 
 class SigningError(ManifestError, RuntimeError):
     """Signing failed: the signer, the time-stamp authority or the output path."""
+
+
+class RepositoryError(ManifestError):
+    """The manifest repository cannot be opened or used, or a record clashes with one stored."""

@@ -9,21 +9,25 @@ Only standard assertions carry the claims readers act on:
   and identifier (``dc:identifier``), since the schema.org CreativeWork
   assertion is deprecated;
 - ``cawg.training-mining``: the four CAWG choices;
-- ``c2pa.soft-binding``: the watermark identifier, so a manifest repository
+- ``c2pa.soft-binding``: the watermark identifier (its 8 bytes in base64, the
+  value the Soft Binding Resolution API looks up), so a manifest repository
   can find the manifest again once metadata has been stripped.
 
 Our own ``org.aimark.generation`` assertion repeats the watermark identifier
 (c2pa-rs is starting to check soft-binding algorithm names against a list that
 ours is not on) and holds what no standard assertion does: the prompt digest
-and the visible notice.
+and the visible notice; ``org.aimark.fingerprint`` carries the pictures'
+fingerprint, so that a manifest found again through the watermark can be
+checked against the pictures in hand.
 """
 
 from __future__ import annotations
 
+import base64
 from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 
-from manifests.description import GenerationDescription
+from manifests.description import GenerationDescription, binding_value
 
 #: IPTC digital source type for content made by a trained model.
 TRAINED_ALGORITHMIC_MEDIA = "http://cv.iptc.org/newscodes/digitalsourcetype/trainedAlgorithmicMedia"
@@ -33,6 +37,9 @@ WATERMARK_ALGORITHM = "org.aimark.watermark.1"
 
 #: Label of aimark's own assertion.
 GENERATION_ASSERTION = "org.aimark.generation"
+
+#: Label of the assertion carrying the pictures' fingerprint.
+FINGERPRINT_ASSERTION = "org.aimark.fingerprint"
 
 #: CAWG training-and-mining entry names, by TrainingMining attribute.
 CAWG_USES = {
@@ -103,14 +110,22 @@ def manifest_definition(description: GenerationDescription, *, title: str) -> di
     if description.watermarked:
         assertions.append({"label": "c2pa.soft-binding", "data": {
             "alg": WATERMARK_ALGORITHM,
-            "blocks": [{"scope": {}, "value": description.identifier}],
+            "blocks": [{"scope": {}, "value": binding_value(description.identifier)}],
         }})
         generation["watermark"] = {"alg": WATERMARK_ALGORITHM, "identifier": description.identifier}
+        if description.watermark_key:
+            generation["watermark"]["key_id"] = description.watermark_key
     if description.prompt_digest:
         generation["prompt_digest"] = description.prompt_digest
     if description.visible_notice:
         generation["visible_notice"] = description.visible_notice
     assertions.append({"label": GENERATION_ASSERTION, "data": generation})
+    if description.fingerprint is not None:
+        fingerprint = description.fingerprint
+        assertions.append({"label": FINGERPRINT_ASSERTION, "data": {
+            "alg": fingerprint.alg, "width": fingerprint.width, "height": fingerprint.height,
+            "value": base64.b64encode(fingerprint.value).decode("ascii"),
+        }})
     return {"claim_generator_info": [claim_generator()], "title": title, "assertions": assertions}
 
 

@@ -10,6 +10,7 @@ or missing. 'Nothing found' is a report, not an exception.
 from __future__ import annotations
 
 import enum
+import io
 import json
 import os
 from dataclasses import asdict, dataclass
@@ -22,6 +23,7 @@ from cryptography import x509
 
 from manifests.boxes import check_structure
 from manifests.credentials import TEST_MARKER
+from manifests.description import identifier_from_binding
 from manifests.errors import CredentialError, DescriptionError, MediaError
 from manifests.labels import LABEL_MEANINGS, AigcLabel, read_aigc
 from manifests.manifest import CAWG_USES, GENERATION_ASSERTION, TRAINED_ALGORITHMIC_MEDIA
@@ -220,6 +222,49 @@ def manifest_store(path: str | os.PathLike[str], trust_anchors: bytes | None = N
                          "the file is damaged") from None
 
 
+#: Failures expected when a manifest store is validated without its video (or against a
+#: re-encoded copy): the hard binding hashes bytes that are no longer there (C2PA 2.2, 18.10.5.1).
+HARD_BINDING_FAILURES = frozenset({"assertion.bmffHash.mismatch", "assertion.dataHash.mismatch",
+                                   "assertion.boxesHash.mismatch", "assertion.collectionHash.mismatch"})
+
+
+def validate_store(store: bytes, trust_anchors: bytes | None = None) -> tuple[ValidationState, tuple[str, ...]]:
+    """Validate a manifest store on its own: its signature, its certificate chain, its assertions.
+
+    For a manifest recovered from a repository: the video it was signed with
+    is gone (re-encoded, stripped), so hard-binding mismatches are expected
+    and ignored; every other check must pass. The answer is ``TRUSTED`` only
+    when the signer chains to one of ``trust_anchors``.
+
+    Returns
+    -------
+    (ValidationState, reasons)
+        ``INVALID`` with the failure codes in plain words, ``VALID`` (untrusted
+        signer) or ``TRUSTED``.
+
+    Examples
+    --------
+    >>> validate_store(record.store, load_trust_anchors("root.pem"))  # doctest: +SKIP
+    (<ValidationState.TRUSTED: 'trusted'>, ())
+    """
+    try:
+        with c2pa.Reader("application/c2pa", io.BytesIO(store), context=c2pa_context(trust_anchors)) as reader:
+            data = json.loads(reader.json())
+    except (c2pa.C2paError, ValueError) as error:
+        return ValidationState.INVALID, (f"not a readable C2PA manifest store ({' '.join(str(error).split())})",)
+    results = _mapping(_mapping(data.get("validation_results")).get("activeManifest"))
+    codes = {_text(item.get("code")) for item in _items(results.get("success"))}
+    failures = [item for item in _items(results.get("failure")) if item.get("code") not in HARD_BINDING_FAILURES]
+    reasons = [f"{_FAILURES.get(item.get('code'), item.get('explanation') or item.get('code'))} ({item.get('code')})"
+               for item in failures if item.get("code") != _UNTRUSTED]
+    if reasons or "claimSignature.validated" not in codes:
+        return ValidationState.INVALID, tuple(dict.fromkeys(reasons)) or ("the claim signature was not validated",)
+    if "signingCredential.trusted" in codes:
+        return ValidationState.TRUSTED, ()
+    active = _mapping(_mapping(data.get("manifests")).get(_text(data.get("active_manifest"))))
+    return ValidationState.VALID, ("development credentials" if _signature(active).development else "unknown signer",)
+
+
 def load_trust_anchors(path: str | os.PathLike[str]) -> bytes:
     """Read a PEM file of root certificates to trust.
 
@@ -368,6 +413,12 @@ def _origin(store: dict[str, Any]) -> dict[str, Any]:
     return manifest
 
 
+def active_assertions(store: dict[str, Any]) -> list[dict[str, Any]]:
+    """The assertions (``label`` and ``data``) of a manifest store's active manifest, as c2pa-rs reads them."""
+    active = _mapping(_mapping(store.get("manifests")).get(_text(store.get("active_manifest"))))
+    return _items(active.get("assertions"))
+
+
 def _first(value: Any) -> str | None:
     if isinstance(value, list):
         value = value[0] if value else None
@@ -394,7 +445,8 @@ def _claims(store: dict[str, Any]) -> Claims:
             constraint = _text(entry.get("constraint_info"))
             training[name] = f"{entry.get('use')}: {constraint}" if constraint else str(entry.get("use"))
     blocks = _items(assertions.get("c2pa.soft-binding", {}).get("blocks")) or [{}]
-    watermark = _text(_mapping(generation.get("watermark")).get("identifier") or blocks[0].get("value"))
+    watermark = (_text(_mapping(generation.get("watermark")).get("identifier"))
+                 or _block_identifier(blocks[0].get("value")))
     generators = _items(manifest.get("claim_generator_info")) or [{}]
     generator = " ".join(str(generators[0].get(k)) for k in ("name", "version") if generators[0].get(k))
     source_type = _text(created.get("digitalSourceType"))
@@ -413,6 +465,16 @@ def _claims(store: dict[str, Any]) -> Claims:
         visible_notice=_text(generation.get("visible_notice")),
         claim_generator=generator or _text(manifest.get("claim_generator")),
     )
+
+
+def _block_identifier(value: Any) -> str | None:
+    """The identifier a soft-binding block names: decoded when it is 8 bytes of base64, else as written."""
+    if not isinstance(value, str):
+        return None
+    try:
+        return identifier_from_binding(value)
+    except DescriptionError:
+        return value
 
 
 def _consistency(claims: Claims, aigc: AigcLabel | None) -> list[str]:

@@ -5,19 +5,21 @@ the invisible watermark survives and carries the identifier. Keeping every
 manifest store here, keyed by that identifier, lets a verifier find the
 manifest again, as the C2PA soft-binding resolution API describes.
 
-Storage sits behind :class:`ManifestRepository`, so a server database can
-replace the embedded SQLite file (:class:`SQLiteRepository`) without changing
-its callers. The identifier and the fingerprint are opaque values here: this
+Storage sits behind :class:`ManifestRepository`: an SQLite file by default
+(:class:`SQLiteRepository`), or a PostgreSQL server shared by several
+stamping workers and services (:func:`open_repository` with a
+``postgresql://`` URL), with versioned schemas (:data:`MIGRATIONS`). The identifier and the fingerprint are opaque values here: this
 layer stores them and never interprets them.
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
 import hashlib
 import io
 import json
 import os
-import sqlite3
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -27,10 +29,12 @@ import c2pa
 
 from manifests.boxes import manifest_store_bytes
 from manifests.credentials import aimark_home
-from manifests.description import check_identifier
-from manifests.errors import ManifestError
+from manifests.database import Database, DuplicateError, Migration, SQLiteDatabase, migrate, open_database
+from manifests.description import check_identifier, identifier_from_binding
+from manifests.errors import DescriptionError, RepositoryError
 from manifests.labels import AigcLabel
-from manifests.reading import Claims, Disclosure, ValidationState, c2pa_context
+from manifests.manifest import FINGERPRINT_ASSERTION, GENERATION_ASSERTION, WATERMARK_ALGORITHM
+from manifests.reading import Claims, Disclosure, ValidationState, active_assertions, c2pa_context
 # The one parser of claims, signatures and disclosure items, shared within the package:
 from manifests.reading import _claims as claims_of
 from manifests.reading import _disclosures as disclosures_of
@@ -39,8 +43,9 @@ from manifests.reading import _signature as signature_of
 #: The repository file in aimark's data folder.
 DEFAULT_NAME = "repository.sqlite"
 
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS manifests (
+_COLUMNS = ("identifier", "manifest_id", "key_id", "registered", "author", "model", "model_version",
+            "organisation", "created", "width", "height", "store", "fingerprint")
+_TABLE = """CREATE TABLE IF NOT EXISTS manifests (
     identifier    TEXT PRIMARY KEY,
     manifest_id   TEXT NOT NULL,
     key_id        TEXT NOT NULL,
@@ -52,17 +57,21 @@ CREATE TABLE IF NOT EXISTS manifests (
     created       TEXT NOT NULL,
     width         INTEGER NOT NULL,
     height        INTEGER NOT NULL,
-    store         BLOB NOT NULL,
-    fingerprint   BLOB NOT NULL
-);
-CREATE INDEX IF NOT EXISTS manifests_registered ON manifests (registered);
-"""
-_COLUMNS = ("identifier", "manifest_id", "key_id", "registered", "author", "model", "model_version",
-            "organisation", "created", "width", "height", "store", "fingerprint")
+    store         {binary} NOT NULL,
+    fingerprint   {binary} NOT NULL
+)"""
+_INDEX = "CREATE INDEX IF NOT EXISTS manifests_registered ON manifests (registered)"
+_UNIQUE_MANIFEST = "CREATE UNIQUE INDEX IF NOT EXISTS manifests_manifest_id ON manifests (manifest_id)"
 
-
-class RepositoryError(ManifestError):
-    """The repository cannot be opened, or a record clashes with one stored."""
+#: The repository's schema versions. Version 1 is the table files made before versioning
+#: already have (so opening one of them only records it); add versions at the end.
+MIGRATIONS = (
+    Migration(1, "manifests by watermark identifier",
+              sqlite=(_TABLE.format(binary="BLOB"), _INDEX),
+              postgresql=(_TABLE.format(binary="BYTEA"), _INDEX)),
+    Migration(2, "one record per manifest label (lookup by manifestId)",
+              sqlite=(_UNIQUE_MANIFEST,), postgresql=(_UNIQUE_MANIFEST,)),
+)
 
 
 @dataclass(frozen=True)
@@ -121,7 +130,7 @@ class Record:
 
 
 class ManifestRepository(Protocol):
-    """What a manifest repository offers; :class:`SQLiteRepository` is the embedded one."""
+    """What a manifest repository offers; :class:`DatabaseRepository` is the SQLite and PostgreSQL one."""
 
     #: Where the records live, for messages and reports (a path or a URL).
     location: str
@@ -147,7 +156,78 @@ def default_path() -> Path:
     return aimark_home() / DEFAULT_NAME
 
 
-class SQLiteRepository:
+class DatabaseRepository:
+    """Manifests in a database: an SQLite file or a PostgreSQL server (see :mod:`manifests.database`).
+
+    Opening brings the schema to the newest version. The identifier is the
+    table's primary key and the manifest label a unique key, so two writers
+    registering the same identifier at once cannot both succeed.
+
+    Parameters
+    ----------
+    database : Database
+        From :func:`manifests.database.open_database`.
+    """
+
+    def __init__(self, database: Database) -> None:
+        self.database = database
+        self.location = database.location
+        try:
+            migrate(database, "manifests", MIGRATIONS)
+        except BaseException:
+            database.close()
+            raise
+
+    def add(self, record: Record) -> None:
+        values = [getattr(record, name) for name in _COLUMNS]
+        values[3], values[8] = record.registered.isoformat(), record.created.isoformat()
+        try:
+            self.database.execute(f"INSERT INTO manifests ({', '.join(_COLUMNS)}) "
+                                  f"VALUES ({', '.join('?' * len(_COLUMNS))})", values)
+        except DuplicateError:
+            taken = self.get(record.identifier) is not None
+            raise RepositoryError(f"identifier {record.identifier} is already registered in '{self.location}'; "
+                                  "each video needs its own identifier" if taken else
+                                  f"manifest {record.manifest_id} is already registered in '{self.location}'") from None
+
+    def remove(self, identifier: str) -> None:
+        """Forget ``identifier`` (a registration undone because its video could not be published)."""
+        self.database.execute("DELETE FROM manifests WHERE identifier = ?", (identifier,))
+
+    def get(self, identifier: str) -> Record | None:
+        rows = self._query("WHERE identifier = ?", (identifier,))
+        return rows[0] if rows else None
+
+    def find_manifest(self, manifest_id: str) -> Record | None:
+        """The record whose active manifest has the label ``manifest_id``, or None."""
+        rows = self._query("WHERE manifest_id = ?", (manifest_id,))
+        return rows[0] if rows else None
+
+    def records(self, *, limit: int | None = None) -> list[Record]:
+        return self._query("ORDER BY registered DESC" + (" LIMIT ?" if limit else ""),
+                           (limit,) if limit else ())
+
+    def _query(self, clause: str, parameters: tuple) -> list[Record]:
+        records = []
+        for row in self.database.execute(f"SELECT {', '.join(_COLUMNS)} FROM manifests {clause}", parameters):
+            data = dict(zip(_COLUMNS, row))
+            data["registered"] = datetime.fromisoformat(data["registered"])
+            data["created"] = datetime.fromisoformat(data["created"])
+            data["store"], data["fingerprint"] = bytes(data["store"]), bytes(data["fingerprint"])
+            records.append(Record(**data))
+        return records
+
+    def close(self) -> None:
+        self.database.close()
+
+    def __enter__(self) -> DatabaseRepository:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+
+class SQLiteRepository(DatabaseRepository):
     """Manifests in one SQLite file: the default, for one machine or a small service.
 
     Parameters
@@ -163,67 +243,20 @@ class SQLiteRepository:
 
     def __init__(self, path: str | os.PathLike[str] | None = None) -> None:
         self.path = Path(path) if path is not None else default_path()
-        self.location = str(self.path)
-        if self.path.is_dir():
-            raise RepositoryError(f"repository '{self.path}' is a folder; give a file such as "
-                                  f"'{self.path / DEFAULT_NAME}'")
-        try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            # Several stamping processes may share the file: wait for each other's writes.
-            self._db = sqlite3.connect(self.path, timeout=30, isolation_level=None)
-            self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.executescript(_SCHEMA)
-        except (OSError, sqlite3.Error) as error:
-            raise RepositoryError(f"cannot open the manifest repository '{self.path}' ({error}); "
-                                  "check the path, or give another with --repository") from None
+        super().__init__(SQLiteDatabase(self.path))
 
-    def add(self, record: Record) -> None:
-        values = [getattr(record, name) for name in _COLUMNS]
-        values[3], values[8] = record.registered.isoformat(), record.created.isoformat()
-        try:
-            self._db.execute(f"INSERT INTO manifests ({', '.join(_COLUMNS)}) "
-                             f"VALUES ({', '.join('?' * len(_COLUMNS))})", values)
-        except sqlite3.IntegrityError:
-            raise RepositoryError(f"identifier {record.identifier} is already registered in "
-                                  f"'{self.path}'; each video needs its own identifier") from None
-        except sqlite3.Error as error:
-            raise RepositoryError(f"cannot write to the manifest repository '{self.path}' ({error})") from None
 
-    def remove(self, identifier: str) -> None:
-        try:
-            self._db.execute("DELETE FROM manifests WHERE identifier = ?", (identifier,))
-        except sqlite3.Error as error:
-            raise RepositoryError(f"cannot write to the manifest repository '{self.path}' ({error})") from None
+def open_repository(location: str | os.PathLike[str] | None = None) -> DatabaseRepository:
+    """The repository at ``location``: a ``postgresql://`` URL, or an SQLite file (default: :func:`default_path`).
 
-    def get(self, identifier: str) -> Record | None:
-        row = self._query("WHERE identifier = ?", (identifier,))
-        return row[0] if row else None
-
-    def records(self, *, limit: int | None = None) -> list[Record]:
-        return self._query("ORDER BY registered DESC" + (" LIMIT ?" if limit else ""),
-                           (limit,) if limit else ())
-
-    def _query(self, clause: str, parameters: tuple) -> list[Record]:
-        try:
-            rows = self._db.execute(f"SELECT {', '.join(_COLUMNS)} FROM manifests {clause}", parameters).fetchall()
-        except sqlite3.Error as error:
-            raise RepositoryError(f"cannot read the manifest repository '{self.path}' ({error})") from None
-        records = []
-        for row in rows:
-            data = dict(zip(_COLUMNS, row))
-            data["registered"] = datetime.fromisoformat(data["registered"])
-            data["created"] = datetime.fromisoformat(data["created"])
-            records.append(Record(**data))
-        return records
-
-    def close(self) -> None:
-        self._db.close()
-
-    def __enter__(self) -> SQLiteRepository:
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.close()
+    Examples
+    --------
+    >>> open_repository("postgresql://aimark@db.internal/manifests")  # doctest: +SKIP
+    >>> open_repository("/var/lib/acme/manifests.sqlite")  # doctest: +SKIP
+    """
+    if location is None:
+        return SQLiteRepository()
+    return DatabaseRepository(open_database(location if isinstance(location, str) else Path(location)))
 
 
 def embedded_store(path: str | os.PathLike[str]) -> bytes | None:
@@ -262,6 +295,66 @@ def manifest_label(store: bytes) -> str:
         If ``store`` is not a C2PA manifest store.
     """
     return _read_store(store)["active_manifest"]
+
+
+def soft_bindings(store: bytes) -> list[tuple[str, str]]:
+    """Every soft binding the store's active manifest declares, as ``(alg, value)`` pairs.
+
+    A verifier that found the manifest through a soft binding must see the
+    algorithm and value it looked up in *all* of them (C2PA 2.2, 18.10.5.1).
+
+    Raises
+    ------
+    RepositoryError
+        If ``store`` is not a C2PA manifest store.
+    """
+    found = []
+    for assertion in active_assertions(_read_store(store)):
+        label = assertion.get("label", "")
+        if label == "c2pa.soft-binding" or label.startswith("c2pa.soft-binding__"):
+            data = assertion.get("data") if isinstance(assertion.get("data"), dict) else {}
+            blocks = [b for b in data.get("blocks") or [] if isinstance(b, dict)] if isinstance(
+                data.get("blocks"), list) else []
+            for block in blocks or [{}]:
+                found.append((str(data.get("alg")), str(block.get("value"))))
+    return found
+
+
+def record_from_store(store: bytes, *, registered: datetime) -> Record:
+    """The repository record a manifest store made by ``aimark stamp`` describes.
+
+    Everything the record holds is read from the signed manifest (claims,
+    soft binding, watermark key, fingerprint and picture size), so a record
+    registered through a service is the same as one written by the stamper,
+    and nothing in it rests on what a client said besides the store.
+
+    Raises
+    ------
+    RepositoryError
+        If ``store`` is not a manifest store, or lacks aimark's soft binding or fingerprint.
+    """
+    data = _read_store(store)
+    assertions = {a.get("label"): a.get("data") or {} for a in active_assertions(data)}
+    bindings = [value for alg, value in soft_bindings(store) if alg == WATERMARK_ALGORITHM]
+    fingerprint = assertions.get(FINGERPRINT_ASSERTION) or {}
+    key_id = ((assertions.get(GENERATION_ASSERTION) or {}).get("watermark") or {}).get("key_id")
+    claims = claims_of(data)
+    missing = [name for name, value in (("a soft binding of " + WATERMARK_ALGORITHM, bindings),
+                                        ("a picture fingerprint", fingerprint), ("the watermark key", key_id),
+                                        ("a creation time", claims.created)) if not value]
+    if missing:
+        raise RepositoryError(f"the manifest store lacks {', '.join(missing)}; register manifests made by "
+                              "`aimark stamp`")
+    try:
+        identifier = identifier_from_binding(bindings[0])
+        return Record(identifier=identifier, manifest_id=data["active_manifest"], key_id=str(key_id),
+                      registered=registered, author=claims.author or "", model=claims.model or "",
+                      model_version=claims.model_version, organisation=claims.organisation,
+                      created=datetime.fromisoformat(claims.created), width=int(fingerprint["width"]),
+                      height=int(fingerprint["height"]), store=store,
+                      fingerprint=base64.b64decode(str(fingerprint["value"]), validate=True))
+    except (DescriptionError, KeyError, TypeError, ValueError, binascii.Error) as error:
+        raise RepositoryError(f"the manifest store's aimark assertions cannot be read ({error})") from None
 
 
 def stored_claims(store: bytes) -> Claims:

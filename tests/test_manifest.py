@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
 
 import pytest
 
-from manifests import DescriptionError, GenerationDescription, Permission, TrainingMining, Use, prompt_digest
+from manifests import (DescriptionError, GenerationDescription, Permission, PictureFingerprint, TrainingMining, Use,
+                       binding_value, identifier_from_binding, prompt_digest)
 from manifests.manifest import (
+    FINGERPRINT_ASSERTION,
     GENERATION_ASSERTION,
     TRAINED_ALGORITHMIC_MEDIA,
     WATERMARK_ALGORITHM,
@@ -89,12 +92,37 @@ def test_constraint_only_with_constrained():
 def test_watermark_identifier_is_soft_binding_and_own_assertion_only_when_watermarked():
     found = assertions(manifest_definition(describe(watermarked=True), title="a.mp4"))
     assert found["c2pa.soft-binding"]["data"] == {
-        "alg": WATERMARK_ALGORITHM, "blocks": [{"scope": {}, "value": "00c0ffee12345678"}]}
+        "alg": WATERMARK_ALGORITHM, "blocks": [{"scope": {}, "value": "AMD/7hI0Vng="}]}  # 8 bytes, base64
     assert found[GENERATION_ASSERTION]["data"]["watermark"] == {
         "alg": WATERMARK_ALGORITHM, "identifier": "00c0ffee12345678"}
+    assert FINGERPRINT_ASSERTION not in found
     unmarked = assertions(manifest_definition(describe(), title="a.mp4"))
     assert "c2pa.soft-binding" not in unmarked
     assert "watermark" not in unmarked[GENERATION_ASSERTION]["data"]
+
+
+def test_the_key_and_the_fingerprint_travel_inside_the_signed_manifest():
+    fingerprint = PictureFingerprint("org.aimark.fingerprint.1", bytes(range(128)), 640, 360)
+    found = assertions(manifest_definition(describe(watermarked=True, watermark_key="6f2a8d0889d41834",
+                                                    fingerprint=fingerprint), title="a.mp4"))
+    assert found[GENERATION_ASSERTION]["data"]["watermark"]["key_id"] == "6f2a8d0889d41834"
+    assert found[FINGERPRINT_ASSERTION]["data"] == {"alg": "org.aimark.fingerprint.1", "width": 640, "height": 360,
+                                                   "value": base64.b64encode(bytes(range(128))).decode()}
+    with pytest.raises(DescriptionError, match="picture size 0x360"):
+        PictureFingerprint("org.aimark.fingerprint.1", b"x", 0, 360)
+
+
+@pytest.mark.parametrize("identifier", ["00c0ffee12345678", "0000000000000000", "ffffffffffffffff"])
+def test_binding_values_are_the_identifiers_bytes_in_base64(identifier):
+    value = binding_value(identifier)
+    assert base64.b64decode(value) == bytes.fromhex(identifier) and identifier_from_binding(value) == identifier
+
+
+@pytest.mark.parametrize("value", ["", "AMD/7hI0Vg==", "AMD/7hI0Vng", "AMD_7hI0Vng=", "AMD/7hI0VngA", " AMD/7hI0Vng=",
+                                   "AMD/7hI0Vng=\n", "ééé", "AAAAAAAAAAAAAAAA"])
+def test_other_binding_values_are_refused(value):
+    with pytest.raises(DescriptionError, match="not the standard base64 of 8 bytes"):
+        identifier_from_binding(value)
 
 
 def test_prompt_is_recorded_only_as_digest():

@@ -1,8 +1,11 @@
-"""The manifest repository: SQLite storage, the embedded-store reader, and the CLI group."""
+"""The manifest repository on SQLite and on a real PostgreSQL server, its migrations, the
+embedded-store reader, and the CLI group."""
 
 from __future__ import annotations
 
 import json
+import sqlite3
+import threading
 from datetime import datetime, timedelta, timezone
 
 import pytest
@@ -10,10 +13,12 @@ from click.testing import CliRunner
 
 import manifests
 from _pipeline import home  # noqa: F401  (fixture)
+from _postgres import postgres_server, postgres_url  # noqa: F401  (fixtures)
 from aimark.cli import main
 from conftest import make_clip
-from manifests.repository import (Record, RepositoryError, SQLiteRepository, default_path, embedded_store,
-                                  manifest_label, stored_claims)
+from manifests.database import migrate, open_database, schema_versions
+from manifests.repository import (MIGRATIONS, Record, RepositoryError, SQLiteRepository, default_path,
+                                  embedded_store, manifest_label, open_repository, stored_claims)
 
 T0 = datetime(2026, 3, 1, 12, 0, tzinfo=timezone.utc)
 
@@ -26,24 +31,98 @@ def record(identifier: str, minutes: int = 0, **changes) -> Record:
     return Record(**fields)
 
 
-def test_records_are_stored_found_and_listed_newest_first(tmp_path):
-    path = tmp_path / "repo.sqlite"
-    with SQLiteRepository(path) as repo:
+@pytest.fixture(params=["sqlite", "postgresql"])
+def location(request, tmp_path) -> str:
+    """The same repository tests on an SQLite file and on a fresh PostgreSQL database."""
+    if request.param == "sqlite":
+        return str(tmp_path / "repo.sqlite")
+    return request.getfixturevalue("postgres_url")
+
+
+def test_records_are_stored_found_and_listed_newest_first(location):
+    with open_repository(location) as repo:
         repo.add(record("00000000000000a1"))
         repo.add(record("00000000000000a2", minutes=5, organisation="ACME"))
-    with SQLiteRepository(path) as repo:  # durable across connections
+    with open_repository(location) as repo:  # durable across connections
         assert repo.get("00000000000000a2") == record("00000000000000a2", minutes=5, organisation="ACME")
         assert repo.get("00000000000000ff") is None
+        assert repo.find_manifest("urn:c2pa:00000000000000a1") == record("00000000000000a1")
+        assert repo.find_manifest("urn:c2pa:nothing") is None
         assert [r.identifier for r in repo.records()] == ["00000000000000a2", "00000000000000a1"]
         assert [r.identifier for r in repo.records(limit=1)] == ["00000000000000a2"]
 
 
-def test_an_identifier_is_registered_once(tmp_path):
-    with SQLiteRepository(tmp_path / "repo.sqlite") as repo:
+def test_an_identifier_is_registered_once(location):
+    with open_repository(location) as repo:
         repo.add(record("00000000000000a1"))
-        with pytest.raises(RepositoryError, match="already registered"):
-            repo.add(record("00000000000000a1", author="Mallory"))
-        assert repo.get("00000000000000a1").author == "Ada"
+        with pytest.raises(RepositoryError, match="identifier 00000000000000a1 is already registered"):
+            repo.add(record("00000000000000a1", author="Mallory", manifest_id="urn:c2pa:other"))
+        with pytest.raises(RepositoryError, match="manifest urn:c2pa:00000000000000a1 is already registered"):
+            repo.add(record("00000000000000b2", manifest_id="urn:c2pa:00000000000000a1"))
+        assert repo.get("00000000000000a1").author == "Ada" and repo.get("00000000000000b2") is None
+
+
+def test_the_database_not_a_check_keeps_identifiers_unique_under_racing_writers(location):
+    """Eight writers register the same identifier at once, each on its own connection: exactly one wins."""
+    barrier, outcomes = threading.Barrier(8), []
+
+    def register(index: int) -> None:
+        with open_repository(location) as repo:
+            barrier.wait()
+            try:
+                repo.add(record("00000000000000c1", author=f"writer {index}", manifest_id=f"urn:c2pa:{index}"))
+                outcomes.append("stored")
+            except RepositoryError as error:
+                outcomes.append(str(error))
+
+    threads = [threading.Thread(target=register, args=(i,)) for i in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert outcomes.count("stored") == 1
+    assert all("already registered" in outcome for outcome in outcomes if outcome != "stored")
+    with open_repository(location) as repo:
+        assert len(repo.records()) == 1
+
+
+def test_schema_versions_are_recorded_and_a_newer_schema_is_refused(location):
+    with open_repository(location) as repo:
+        assert schema_versions(repo.database) == {"manifests": len(MIGRATIONS)}
+        repo.database.execute("INSERT INTO aimark_schema (component, version, summary, applied) "
+                              "VALUES ('manifests', 99, 'from the future', 'now')")
+    with pytest.raises(RepositoryError, match="schema version 99, newer than this aimark knows"):
+        open_repository(location)
+
+
+def test_a_file_made_before_versioning_is_migrated_in_place(tmp_path):
+    path = tmp_path / "old.sqlite"
+    with sqlite3.connect(path) as old:  # the schema aimark wrote before migrations existed
+        old.executescript(MIGRATIONS[0].sqlite[0] + ";" + MIGRATIONS[0].sqlite[1])
+        old.execute("INSERT INTO manifests VALUES ('00000000000000d1', 'urn:c2pa:d1', 'k', '2026-03-01T12:00:00+00:00',"
+                    " 'Ada', 'VidGen', NULL, NULL, '2026-03-01T12:00:00+00:00', 640, 360, x'00', x'01')")
+    with SQLiteRepository(path) as repo:
+        assert repo.get("00000000000000d1").author == "Ada"
+        assert schema_versions(repo.database)["manifests"] == len(MIGRATIONS)
+
+
+def test_another_component_extends_the_same_database(location):
+    """A later feature (the service's tokens, an index) adds its own versioned tables beside the manifests."""
+    from manifests.database import Migration
+
+    extra = [Migration(1, "notes", sqlite=("CREATE TABLE notes (id TEXT PRIMARY KEY)",),
+                       postgresql=("CREATE TABLE notes (id TEXT PRIMARY KEY)",))]
+    with open_repository(location) as repo:
+        assert migrate(repo.database, "notes", extra) == 1
+        assert migrate(repo.database, "notes", extra) == 1  # applied once
+        assert schema_versions(repo.database) == {"manifests": len(MIGRATIONS), "notes": 1}
+
+
+def test_an_unreachable_postgresql_server_is_one_clear_error(tmp_path):
+    url = f"postgresql://aimark:secret@/nothing?host={tmp_path}"
+    with pytest.raises(RepositoryError, match="cannot connect to the PostgreSQL repository") as error:
+        open_database(url)
+    assert "secret" not in str(error.value) and "aimark:***@" in str(error.value)
 
 
 def test_bad_identifiers_and_paths_are_refused(tmp_path):
