@@ -186,7 +186,7 @@ class DatabaseRepository:
                                   f"VALUES ({', '.join('?' * len(_COLUMNS))})", values)
         except DuplicateError:
             taken = self.get(record.identifier) is not None
-            raise RepositoryError(f"identifier {record.identifier} is already registered in '{self.location}'; "
+            raise DuplicateError(f"identifier {record.identifier} is already registered in '{self.location}'; "
                                   "each video needs its own identifier" if taken else
                                   f"manifest {record.manifest_id} is already registered in '{self.location}'") from None
 

@@ -8,7 +8,7 @@ from typing import Any
 import click
 
 from aimark import __version__
-from aimark.cli import marking, pipeline, provenance
+from aimark.cli import marking, pipeline, provenance, service
 from aimark.cli.output import EXIT_USAGE
 
 
@@ -57,4 +57,7 @@ for command in provenance.COMMANDS:
     main.add_command(command)
 
 for command in pipeline.COMMANDS:
+    main.add_command(command)
+
+for command in service.COMMANDS:
     main.add_command(command)

@@ -20,7 +20,7 @@ from aimark.errors import AimarkError
 from manifests.database import Database, DuplicateError, Migration, migrate
 
 #: Scopes a token can carry: ``store`` for stamping workers (the SBR API's ``store:manifests`` and
-#: ``store:bindings``), ``fetch`` for readers when anonymous reads are off (``fetch:manifests``).
+#: ``store:bindings``; it may read too), ``fetch`` for readers when anonymous reads are off (``fetch:manifests``).
 SCOPES = ("store", "fetch")
 #: What a token looks like: a fixed prefix (so secret scanners and people recognise it), then 43 base64url characters.
 PREFIX = "aimark_"

@@ -1,0 +1,165 @@
+"""Commands of the resolution service: ``serve`` and the ``tokens`` group."""
+
+from __future__ import annotations
+
+import os
+
+import click
+
+import watermark
+from aimark.cli.output import emit_json, json_option, user_errors
+from aimark.cli.pipeline import settings_option, _settings
+from aimark.errors import AimarkError
+from aimark.service import SCOPES, ServiceConfig, TokenStore, create_app
+from manifests.reading import load_trust_anchors
+from manifests.repository import default_path, open_repository
+
+repository_option = click.option(
+    "--repository", "location", metavar="PATH|URL",
+    help="The repository: an SQLite file or a postgresql:// URL. Default: the settings' one, "
+         "else <aimark home>/repository.sqlite.")
+
+
+def _location(location: str | None, settings_path: str | None) -> str:
+    chosen = location or _settings(settings_path).repository or default_path()
+    if isinstance(chosen, str) and chosen.startswith(("http://", "https://")):
+        raise AimarkError(f"the service needs its database, not another service ({chosen}); "
+                          "give an SQLite path or a postgresql:// URL")
+    return str(chosen)
+
+
+@click.command()
+@repository_option
+@click.option("--key", "key_paths", multiple=True, type=click.Path(dir_okay=False),
+              help="Watermark key the byContent route detects with (repeatable; default: the settings' key, "
+                   "else the public key). Keys never leave the service.")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", type=click.IntRange(0, 65535), default=8080, show_default=True)
+@click.option("--reads", type=click.Choice(["anonymous", "token"]), default="anonymous", show_default=True,
+              help="Whether lookups and manifest reads need a token with the fetch scope.")
+@click.option("--trust-anchors", type=click.Path(dir_okay=False), metavar="PEM",
+              help="Register only manifests signed under these roots (default: any valid signature).")
+@click.option("--max-upload-mb", type=click.IntRange(1, 1 << 20), default=2048, show_default=True,
+              help="Largest byContent upload, in MiB.")
+@click.option("--decode-limit", type=click.FloatRange(1, 86400), default=300, show_default=True,
+              help="Seconds a byContent upload may take to decode and analyse.")
+@click.option("--uploads", type=click.IntRange(1, 64), default=2, show_default=True,
+              help="byContent uploads analysed at once (more get 503 and Retry-After).")
+@settings_option
+@user_errors
+def serve(location: str | None, key_paths: tuple[str, ...], host: str, port: int, reads: str,
+          trust_anchors: str | None, max_upload_mb: int, decode_limit: float, uploads: int,
+          settings_path: str | None) -> None:
+    """Serve the C2PA Soft Binding Resolution API over the manifest repository.
+
+    Platforms look identifiers up (GET /matches/byBinding), upload videos for
+    the provider's keys to detect (POST /matches/byContent) and fetch
+    manifests (GET /manifests/{manifestId}); stamping workers register with a
+    store token (POST /manifests). The OpenAPI document is at /openapi.json.
+    Several processes may serve one PostgreSQL database.
+
+    \b
+    Examples:
+      aimark serve                                         # SQLite, no setup
+      aimark serve --repository postgresql://aimark@db/manifests --key provider.key --port 8080
+    """
+    import uvicorn  # the server only when serving
+
+    settings = _settings(settings_path)
+    paths = key_paths or ((str(settings.key),) if settings.key else ())
+    config = ServiceConfig(
+        repository=_location(location, settings_path), keys=tuple(watermark.Key.load(p) for p in paths),
+        anonymous_reads=reads == "anonymous",
+        trust_anchors=load_trust_anchors(trust_anchors) if trust_anchors else None,
+        max_upload_bytes=max_upload_mb << 20, max_decode_seconds=decode_limit, max_concurrent_uploads=uploads)
+    app = create_app(config)
+    click.echo(f"Serving {config.repository} on http://{host}:{port} (reads {reads}; byContent keys: "
+               f"{', '.join(k.key_id for k in config.keys) or 'the public key'}); OpenAPI at /openapi.json",
+               err=True)
+    uvicorn.run(app, host=host, port=port, log_level="warning", server_header=False)
+
+
+@click.group()
+def tokens() -> None:
+    """Bearer tokens of the resolution service (stored hashed in its database).
+
+    \b
+    Example:
+      aimark tokens add worker-1 --scope store --out worker-1.token
+    """
+
+
+@tokens.command(name="add")
+@click.argument("name")
+@click.option("--scope", "scopes", multiple=True, required=True, type=click.Choice(SCOPES),
+              help="store: register manifests (stamping workers); fetch: read when reads need a token.")
+@click.option("--out", "out_path", type=click.Path(dir_okay=False),
+              help="Write the token to this new file (readable by you only) instead of printing it.")
+@repository_option
+@settings_option
+@user_errors
+def add_token(name: str, scopes: tuple[str, ...], out_path: str | None, location: str | None,
+              settings_path: str | None) -> None:
+    """Make a token NAME with the given scopes; it is shown (or written) once, and only its hash is kept.
+
+    \b
+    Example:
+      aimark tokens add worker-1 --scope store --out worker-1.token --repository postgresql://aimark@db/manifests
+    """
+    if out_path is not None and os.path.lexists(out_path):
+        raise AimarkError(f"'{out_path}' exists; a token file is never overwritten")
+    with open_repository(_location(location, settings_path)) as repo:
+        token = TokenStore(repo.database).create(name, scopes)
+    if out_path is None:
+        click.echo(token)
+        return
+    try:
+        descriptor = os.open(out_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(descriptor, "w", encoding="utf-8") as stream:
+            stream.write(token + "\n")
+    except OSError as error:
+        with open_repository(_location(location, settings_path)) as repo:
+            TokenStore(repo.database).revoke(name)  # a token nobody holds must not stay valid
+        raise AimarkError(f"cannot write '{out_path}' ({error.strerror}); the token was not kept") from None
+    click.echo(f"Wrote token {name} ({', '.join(scopes)}) to {out_path}", err=True)
+
+
+@tokens.command(name="list")
+@repository_option
+@settings_option
+@json_option
+@user_errors
+def list_tokens(location: str | None, settings_path: str | None, as_json: bool) -> None:
+    """List token names, scopes and creation times (never the tokens).
+
+    \b
+    Example:
+      aimark tokens list --json
+    """
+    with open_repository(_location(location, settings_path)) as repo:
+        found = TokenStore(repo.database).tokens()
+    if as_json:
+        emit_json({"tokens": [token.to_dict() for token in found]})
+        return
+    for token in found:
+        click.echo(f"{token.name:<24}{' '.join(token.scopes):<14}{token.created:%Y-%m-%d %H:%M:%S}")
+
+
+@tokens.command()
+@click.argument("name")
+@repository_option
+@settings_option
+@user_errors
+def revoke(name: str, location: str | None, settings_path: str | None) -> None:
+    """Revoke the token NAME: every service process refuses it from the next request on.
+
+    \b
+    Example:
+      aimark tokens revoke worker-1
+    """
+    with open_repository(_location(location, settings_path)) as repo:
+        TokenStore(repo.database).revoke(name)
+    click.echo(f"Revoked token {name}", err=True)
+
+
+COMMANDS = [serve, tokens]

@@ -1,0 +1,351 @@
+"""``aimark serve``: the C2PA Soft Binding Resolution API over a manifest repository.
+
+A provider (or a registry acting for several) runs it so that platforms can
+find the manifest of a video whose metadata was stripped: by the identifier
+its watermark carries (``/matches/byBinding``), or by uploading the video so
+the provider's own keys detect a private mark (``/matches/byContent``), then
+``/manifests/{manifestId}``. Stamping workers register through ``POST
+/manifests`` with a ``store`` token.
+
+Routes, parameters, answers and status codes follow the SBR API document
+(OpenAPI ``info.version`` 1.1.0 of the C2PA 2.2 companion, with the 2.x store
+routes). Every error answer is ``{"detail": "one line"}``. Nothing a request
+carries is turned into a path, a URL or SQL: values go to the database as
+parameters, uploads to a temporary file the service names itself.
+"""
+
+import asyncio
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from email.utils import format_datetime
+from pathlib import Path
+from typing import Annotated, Any, AsyncIterator, Callable
+
+from fastapi import Depends, FastAPI, HTTPException, Query, Request, Response
+from fastapi import Path as PathParam
+from fastapi.concurrency import run_in_threadpool
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from pydantic import BaseModel, ConfigDict, Field
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+import watermark
+from aimark import __version__
+from aimark.resolver import C2PA_MEDIA_TYPE, MAX_STORE_BYTES
+from aimark.service.tokens import TokenStore
+from aimark.service.uploads import UploadError, detect_upload, received
+from manifests import WATERMARK_ALGORITHM, ValidationState, identifier_from_binding, validate_store
+from manifests.database import DuplicateError
+from manifests.errors import DescriptionError, RepositoryError
+from manifests.repository import DatabaseRepository, Record, open_repository, record_from_store, soft_bindings
+
+#: The SBR API edition the routes follow.
+API_VERSION = "1.1.0"
+#: Largest ``maxResults`` honoured (an identifier has one manifest; more is never useful).
+MAX_RESULTS = 100
+#: A byBinding query longer than this must use POST (414).
+MAX_QUERY = 2048
+#: Default upload limit: 2 GiB.
+DEFAULT_MAX_UPLOAD = 2 << 30
+_MANIFEST_ID = r"^urn:[A-Za-z0-9][A-Za-z0-9:._-]{0,250}$"
+
+
+@dataclass(frozen=True)
+class ServiceConfig:
+    """What one service process serves, and its limits.
+
+    Attributes
+    ----------
+    repository : str
+        The repository's location: an SQLite path or a ``postgresql://`` URL.
+    keys : tuple of watermark.Key
+        Keys byContent detects with (the provider's private keys stay here).
+    anonymous_reads : bool
+        Whether lookups and manifest reads need no token (else a ``fetch`` token).
+    trust_anchors : bytes, optional
+        PEM roots; when given, only manifests signed under them are registered.
+    max_upload_bytes, max_decode_seconds, max_concurrent_uploads
+        byContent limits: body size, decoding time, uploads analysed at once.
+    upload_folder : Path, optional
+        Where uploads are written while analysed (default: the system's temporary folder).
+    """
+
+    repository: str
+    keys: tuple[watermark.Key, ...] = ()
+    anonymous_reads: bool = True
+    trust_anchors: bytes | None = None
+    max_upload_bytes: int = DEFAULT_MAX_UPLOAD
+    max_decode_seconds: float = 300.0
+    max_concurrent_uploads: int = 2
+    upload_folder: Path | None = None
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(populate_by_name=True, extra="forbid")
+
+
+class SoftBindingQuery(_Model):
+    """``c2pa.softBindingQuery``."""
+
+    alg: str = Field(description="Soft binding algorithm, e.g. org.aimark.watermark.1.", max_length=256)
+    value: str = Field(description="Base64 of the binding value (for aimark: the identifier's 8 bytes, big-endian).",
+                       max_length=4096)
+
+
+class BindingRequest(_Model):
+    """A binding for a stored manifest (the 2.x store route)."""
+
+    alg: str = Field(max_length=256)
+    binding_value: str = Field(alias="bindingValue", max_length=4096)
+    manifest_id: str = Field(alias="manifestId", max_length=256, pattern=_MANIFEST_ID)
+
+
+class Match(_Model):
+    manifest_id: str = Field(alias="manifestId", description="Label of the matched manifest.")
+    endpoint: str | None = Field(default=None, description="Another resolver holding it (absent: this one).")
+    similarity_score: int | None = Field(default=None, alias="similarityScore", ge=0, le=100)
+
+
+class SoftBindingQueryResult(_Model):
+    """``c2pa.softBindingQueryResult``."""
+
+    matches: list[Match]
+
+
+class Algorithm(_Model):
+    alg: str
+
+
+class SoftBindingAlgList(_Model):
+    """``c2pa.softBindingAlgList``."""
+
+    watermarks: list[Algorithm]
+    fingerprints: list[Algorithm]
+
+
+class Stored(_Model):
+    manifest_id: str = Field(alias="manifestId")
+
+
+class Health(_Model):
+    status: str
+    version: str
+
+
+class Problem(_Model):
+    """Every error answer: one line a person can act on."""
+
+    detail: str
+
+
+def _errors(*codes: int) -> dict[int | str, dict[str, Any]]:
+    words = {400: "Invalid request", 401: "Missing or unknown bearer token", 403: "The token lacks the scope",
+             404: "Not found", 409: "Already registered", 413: "Too large, or too long to decode",
+             414: "Query too long: use POST", 415: "Unsupported media type", 503: "Busy or unavailable"}
+    return {code: {"model": Problem, "description": words[code]} for code in codes}
+
+
+def _matches(records: list[Record], limit: int) -> SoftBindingQueryResult:
+    return SoftBindingQueryResult(matches=[Match(manifest_id=r.manifest_id, similarity_score=100)
+                                           for r in records[:limit]])
+
+
+def create_app(config: ServiceConfig, repository: DatabaseRepository | None = None) -> FastAPI:
+    """The service as an ASGI application (run it with uvicorn, or ``aimark serve``).
+
+    Parameters
+    ----------
+    config : ServiceConfig
+    repository : DatabaseRepository, optional
+        An opened repository to serve (default: opened from ``config.repository``, closed at shutdown).
+
+    Examples
+    --------
+    >>> app = create_app(ServiceConfig("postgresql://aimark@db/manifests"))  # doctest: +SKIP
+    >>> uvicorn.run(app, host="127.0.0.1", port=8080)  # doctest: +SKIP
+    """
+    repo = repository if repository is not None else open_repository(config.repository)
+    tokens = TokenStore(repo.database)
+    uploads = asyncio.Semaphore(max(1, config.max_concurrent_uploads))
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        yield
+        if repository is None:
+            repo.close()
+
+    app = FastAPI(title="aimark Soft Binding Resolution API", version=API_VERSION, lifespan=lifespan,
+                  description="The C2PA Soft Binding Resolution API over an aimark manifest repository "
+                              f"(aimark {__version__}). Errors are {{\"detail\": \"...\"}}. Vendor routes "
+                              "live under /vendor/org.aimark/.")
+    bearer = HTTPBearer(auto_error=False, description="A token from `aimark tokens add` "
+                                                      "(scopes: store, fetch).")
+
+    def needs(scope: str, *, unless_anonymous: bool = False) -> Callable[..., None]:
+        def check(credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]) -> None:
+            if credentials is None:
+                if unless_anonymous and config.anonymous_reads:
+                    return
+                raise HTTPException(401, f"this route needs a bearer token with the {scope} scope",
+                                    headers={"WWW-Authenticate": "Bearer"})
+            scopes = tokens.scopes(credentials.credentials)
+            if scopes is None:
+                raise HTTPException(401, "the bearer token is not one of this service's",
+                                    headers={"WWW-Authenticate": 'Bearer error="invalid_token"'})
+            if scope not in scopes and not (scope == "fetch" and "store" in scopes):  # a writer may read
+                raise HTTPException(403, f"the token lacks the {scope} scope (it has {', '.join(scopes)})",
+                                    headers={"WWW-Authenticate": f'Bearer error="insufficient_scope", scope="{scope}"'})
+
+        return check
+
+    reader = [Depends(needs("fetch", unless_anonymous=True))]
+    # Documented as the SBR API does: a fetch token, or (when reads are anonymous) none.
+    anonymous = {"security": [{"HTTPBearer": []}, {}]} if config.anonymous_reads else {}
+    writer = [Depends(needs("store"))]
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid(_: Request, error: RequestValidationError) -> JSONResponse:
+        first = error.errors()[0] if error.errors() else {}
+        where = ".".join(str(part) for part in first.get("loc", ())[1:]) or "request"
+        return JSONResponse({"detail": f"{where}: {first.get('msg', 'invalid')}"}, status_code=400)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def problem(_: Request, error: StarletteHTTPException) -> JSONResponse:
+        return JSONResponse({"detail": str(error.detail)}, status_code=error.status_code,
+                            headers=getattr(error, "headers", None))
+
+    @app.exception_handler(RepositoryError)
+    async def unavailable(_: Request, error: RepositoryError) -> JSONResponse:
+        return JSONResponse({"detail": "the manifest repository is unavailable; try again later"}, status_code=503)
+
+    def lookup(alg: str, value: str, limit: int) -> SoftBindingQueryResult:
+        if alg != WATERMARK_ALGORITHM:
+            raise HTTPException(400, f"algorithm {alg[:80]!r} is not served here; see /services/supportedAlgorithms")
+        try:
+            identifier = identifier_from_binding(value)
+        except DescriptionError as error:
+            raise HTTPException(400, str(error)) from None
+        record = repo.get(identifier)
+        return _matches([record] if record else [], limit)
+
+    @app.get("/matches/byBinding", tags=["query"], operation_id="queryByBinding", dependencies=reader,
+             openapi_extra=anonymous,
+             response_model=SoftBindingQueryResult, response_model_exclude_none=True,
+             responses=_errors(400, 401, 403, 414, 503), summary="Manifests registered for a soft binding")
+    def by_binding(request: Request, alg: Annotated[str, Query(max_length=256)],
+                   value: Annotated[str, Query()],
+                   max_results: Annotated[int, Query(alias="maxResults", ge=1)] = 10) -> SoftBindingQueryResult:
+        if len(request.url.query) > MAX_QUERY:
+            raise HTTPException(414, f"the query is longer than {MAX_QUERY} characters; POST it to /matches/byBinding")
+        return lookup(alg, value, min(max_results, MAX_RESULTS))
+
+    @app.post("/matches/byBinding", tags=["query"], operation_id="queryByLargeBinding", dependencies=reader,
+             openapi_extra=anonymous,
+              response_model=SoftBindingQueryResult, response_model_exclude_none=True,
+              responses=_errors(400, 401, 403, 503), summary="The same, with the binding in the body")
+    def by_large_binding(query: SoftBindingQuery,
+                         max_results: Annotated[int, Query(alias="maxResults", ge=1)] = 10) -> SoftBindingQueryResult:
+        return lookup(query.alg, query.value, min(max_results, MAX_RESULTS))
+
+    @app.post("/matches/byContent", tags=["query"], operation_id="uploadFile", dependencies=reader,
+              response_model=SoftBindingQueryResult, response_model_exclude_none=True,
+              responses=_errors(400, 401, 403, 413, 415, 503),
+              openapi_extra={**anonymous, "requestBody": {"required": True, "content": {
+                  "video/*": {"schema": {"type": "string", "format": "binary"}}}}},
+              summary="Manifests whose watermark the provider's keys find in an uploaded video")
+    async def by_content(request: Request, alg: Annotated[str | None, Query(max_length=256)] = None,
+                         max_results: Annotated[int, Query(alias="maxResults", ge=1)] = 10) -> SoftBindingQueryResult:
+        if alg is not None and alg != WATERMARK_ALGORITHM:
+            raise HTTPException(400, f"algorithm {alg[:80]!r} is not served here; see /services/supportedAlgorithms")
+        media = request.headers.get("content-type", "").split(";")[0].strip().lower()
+        if not media.startswith("video/"):
+            raise HTTPException(415, f"send the video with a video/* Content-Type, not {media[:80] or 'none'}")
+        declared = request.headers.get("content-length", "")
+        if declared.isdigit() and int(declared) > config.max_upload_bytes:
+            raise HTTPException(413, f"the upload is larger than the service's limit of {config.max_upload_bytes:,} bytes")
+        if uploads.locked():
+            raise HTTPException(503, "every upload slot is busy; retry in a minute", headers={"Retry-After": "60"})
+        async with uploads:
+            try:
+                async with received(request.stream(), limit=config.max_upload_bytes,
+                                    folder=config.upload_folder) as video:
+                    detections = await run_in_threadpool(detect_upload, video, config.keys or (watermark.DEFAULT_KEY,),
+                                                         max_seconds=config.max_decode_seconds)
+            except UploadError as error:
+                raise HTTPException(error.status, str(error)) from None
+        found = {d.identifier for d in detections if d.detected and d.identifier}
+        records = await run_in_threadpool(lambda: [r for r in map(repo.get, sorted(found)) if r is not None])
+        return _matches(records, min(max_results, MAX_RESULTS))
+
+    @app.get("/manifests/{manifestId}", tags=["fetch"], operation_id="getManifestById", dependencies=reader,
+             openapi_extra=anonymous,
+             responses={200: {"content": {C2PA_MEDIA_TYPE: {}}, "description": "The manifest store"},
+                        **_errors(400, 401, 403, 404, 503)},
+             response_class=Response, summary="A registered manifest store (application/c2pa)")
+    def get_manifest(manifest_id: Annotated[str, PathParam(alias="manifestId", pattern=_MANIFEST_ID)],
+                     return_active: Annotated[bool, Query(alias="returnActiveManifest")] = False) -> Response:
+        record = repo.find_manifest(manifest_id)
+        if record is None:
+            raise HTTPException(404, f"no manifest {manifest_id} in this repository")
+        # A stamped store holds exactly its active manifest, so both answers are the same bytes.
+        return Response(record.store, media_type=C2PA_MEDIA_TYPE, headers={
+            "Last-Modified": format_datetime(record.registered.astimezone(timezone.utc), usegmt=True)})
+
+    @app.post("/manifests", tags=["store"], operation_id="storeManifest", dependencies=writer, status_code=201,
+              response_model=Stored, responses=_errors(400, 401, 403, 409, 413, 415, 503),
+              openapi_extra={"requestBody": {"required": True, "content": {
+                  C2PA_MEDIA_TYPE: {"schema": {"type": "string", "format": "binary"}}}}},
+              summary="Register a manifest store made by aimark stamp (its soft binding and fingerprint inside)")
+    async def store_manifest(request: Request) -> Stored:
+        media = request.headers.get("content-type", "").split(";")[0].strip().lower()
+        if media != C2PA_MEDIA_TYPE:
+            raise HTTPException(415, f"send the manifest store as {C2PA_MEDIA_TYPE}, not {media[:80] or 'none'}")
+        body = bytearray()
+        async for chunk in request.stream():
+            body += chunk
+            if len(body) > MAX_STORE_BYTES:
+                raise HTTPException(413, f"a manifest store is at most {MAX_STORE_BYTES:,} bytes")
+        return await run_in_threadpool(register, bytes(body))
+
+    def register(store: bytes) -> Stored:
+        state, reasons = validate_store(store, config.trust_anchors)
+        if state is ValidationState.INVALID:
+            raise HTTPException(400, f"the manifest store does not validate: {'; '.join(reasons)}")
+        if config.trust_anchors is not None and state is not ValidationState.TRUSTED:
+            raise HTTPException(403, "the manifest's signer is not under this service's trust anchors")
+        try:
+            record = record_from_store(store, registered=datetime.now(timezone.utc))
+        except RepositoryError as error:
+            raise HTTPException(400, str(error)) from None
+        try:
+            repo.add(record)
+        except DuplicateError as error:
+            raise HTTPException(409, str(error).replace(f" in '{repo.location}'", "")) from None
+        return Stored(manifest_id=record.manifest_id)
+
+    @app.post("/bindings", tags=["store"], operation_id="storeBinding", dependencies=writer, status_code=204,
+              response_class=Response, responses=_errors(400, 401, 403, 404, 503),
+              summary="Confirm a binding that a stored manifest itself declares (others are refused)")
+    def store_binding(binding: BindingRequest) -> Response:
+        record = repo.find_manifest(binding.manifest_id)
+        if record is None:
+            raise HTTPException(404, f"no manifest {binding.manifest_id} in this repository")
+        if (binding.alg, binding.binding_value) not in soft_bindings(record.store):
+            raise HTTPException(400, "the manifest does not declare this binding; a binding must be inside the "
+                                     "signed manifest (its c2pa.soft-binding assertion)")
+        return Response(status_code=204)
+
+    @app.get("/services/supportedAlgorithms", tags=["service"], operation_id="getSupportedBindings",
+             response_model=SoftBindingAlgList, summary="The soft binding algorithms this service resolves")
+    def supported() -> SoftBindingAlgList:
+        return SoftBindingAlgList(watermarks=[Algorithm(alg=WATERMARK_ALGORITHM)], fingerprints=[])
+
+    @app.get("/health", tags=["service"], operation_id="health", response_model=Health,
+             responses=_errors(503), summary="Whether the service and its database answer")
+    def health() -> Health:
+        repo.database.execute("SELECT 1")
+        return Health(status="ok", version=__version__)
+
+    return app
