@@ -101,9 +101,9 @@ def test_the_manifest_is_served_as_application_c2pa(provider):
 
 
 @pytest.mark.parametrize("params, status, words", [
-    ({"alg": WATERMARK_ALGORITHM, "value": "not base64!"}, 400, "not the standard base64 of 8 bytes"),
-    ({"alg": WATERMARK_ALGORITHM, "value": "AAAA"}, 400, "not the standard base64 of 8 bytes"),
-    ({"alg": "com.other.watermark", "value": "AMD/7hI0Vng="}, 400, "is not served here"),
+    ({"alg": WATERMARK_ALGORITHM, "value": "not base64!"}, 400, "value: String should match pattern"),
+    ({"alg": WATERMARK_ALGORITHM, "value": "AMD/7hI0Vnh="}, 400, "value: String should match pattern"),
+    ({"alg": "com.other.watermark", "value": "AMD/7hI0Vng="}, 400, "alg: Input should be 'org.aimark.watermark.1'"),
     ({"value": "AMD/7hI0Vng="}, 400, "alg: Field required"),
     ({"alg": WATERMARK_ALGORITHM, "value": "AMD/7hI0Vng=", "maxResults": "0"}, 400, "maxResults"),
     ({"alg": WATERMARK_ALGORITHM, "value": "A" * 3000}, 414, "POST it"),

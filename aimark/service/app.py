@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from email.utils import format_datetime
 from pathlib import Path
-from typing import Annotated, Any, AsyncIterator, Callable
+from typing import Annotated, Any, AsyncIterator, Callable, Literal
 
 from fastapi import Depends, FastAPI, HTTPException, Query, Request, Response
 from fastapi import Path as PathParam
@@ -50,6 +50,9 @@ MAX_QUERY = 2048
 #: Default upload limit: 2 GiB.
 DEFAULT_MAX_UPLOAD = 2 << 30
 _MANIFEST_ID = r"^urn:[A-Za-z0-9][A-Za-z0-9:._-]{0,250}$"
+#: The standard base64 of exactly 8 bytes (the last digit before '=' carries 4 bits).
+_BINDING_VALUE = r"^[A-Za-z0-9+/]{10}[AEIMQUYcgkosw048]=$"
+Alg = Literal[WATERMARK_ALGORITHM]  # type: ignore[valid-type]  (the one algorithm, as the OpenAPI document's enum)
 
 
 @dataclass(frozen=True)
@@ -89,16 +92,15 @@ class _Model(BaseModel):
 class SoftBindingQuery(_Model):
     """``c2pa.softBindingQuery``."""
 
-    alg: str = Field(description="Soft binding algorithm, e.g. org.aimark.watermark.1.", max_length=256)
-    value: str = Field(description="Base64 of the binding value (for aimark: the identifier's 8 bytes, big-endian).",
-                       max_length=4096)
+    alg: Alg = Field(description="Soft binding algorithm: org.aimark.watermark.1.")
+    value: str = Field(description="Standard base64 of the identifier's 8 bytes, big-endian.", pattern=_BINDING_VALUE)
 
 
 class BindingRequest(_Model):
     """A binding for a stored manifest (the 2.x store route)."""
 
-    alg: str = Field(max_length=256)
-    binding_value: str = Field(alias="bindingValue", max_length=4096)
+    alg: Alg
+    binding_value: str = Field(alias="bindingValue", pattern=_BINDING_VALUE)
     manifest_id: str = Field(alias="manifestId", max_length=256, pattern=_MANIFEST_ID)
 
 
@@ -220,9 +222,15 @@ def create_app(config: ServiceConfig, repository: DatabaseRepository | None = No
     async def unavailable(_: Request, error: RepositoryError) -> JSONResponse:
         return JSONResponse({"detail": "the manifest repository is unavailable; try again later"}, status_code=503)
 
+    @app.middleware("http")
+    async def long_queries(request: Request, call_next: Callable[[Request], Any]) -> Any:
+        """414 before any parsing: a query this long is a binding for the POST form, or an attack."""
+        if len(request.url.query) > MAX_QUERY:
+            return JSONResponse({"detail": f"the query is longer than {MAX_QUERY} characters; POST the binding "
+                                           "to /matches/byBinding"}, status_code=414)
+        return await call_next(request)
+
     def lookup(alg: str, value: str, limit: int) -> SoftBindingQueryResult:
-        if alg != WATERMARK_ALGORITHM:
-            raise HTTPException(400, f"algorithm {alg[:80]!r} is not served here; see /services/supportedAlgorithms")
         try:
             identifier = identifier_from_binding(value)
         except DescriptionError as error:
@@ -234,11 +242,8 @@ def create_app(config: ServiceConfig, repository: DatabaseRepository | None = No
              openapi_extra=anonymous,
              response_model=SoftBindingQueryResult, response_model_exclude_none=True,
              responses=_errors(400, 401, 403, 414, 503), summary="Manifests registered for a soft binding")
-    def by_binding(request: Request, alg: Annotated[str, Query(max_length=256)],
-                   value: Annotated[str, Query()],
+    def by_binding(alg: Annotated[Alg, Query()], value: Annotated[str, Query(pattern=_BINDING_VALUE)],
                    max_results: Annotated[int, Query(alias="maxResults", ge=1)] = 10) -> SoftBindingQueryResult:
-        if len(request.url.query) > MAX_QUERY:
-            raise HTTPException(414, f"the query is longer than {MAX_QUERY} characters; POST it to /matches/byBinding")
         return lookup(alg, value, min(max_results, MAX_RESULTS))
 
     @app.post("/matches/byBinding", tags=["query"], operation_id="queryByLargeBinding", dependencies=reader,
@@ -255,10 +260,8 @@ def create_app(config: ServiceConfig, repository: DatabaseRepository | None = No
               openapi_extra={**anonymous, "requestBody": {"required": True, "content": {
                   "video/*": {"schema": {"type": "string", "format": "binary"}}}}},
               summary="Manifests whose watermark the provider's keys find in an uploaded video")
-    async def by_content(request: Request, alg: Annotated[str | None, Query(max_length=256)] = None,
+    async def by_content(request: Request, alg: Annotated[Alg | None, Query()] = None,
                          max_results: Annotated[int, Query(alias="maxResults", ge=1)] = 10) -> SoftBindingQueryResult:
-        if alg is not None and alg != WATERMARK_ALGORITHM:
-            raise HTTPException(400, f"algorithm {alg[:80]!r} is not served here; see /services/supportedAlgorithms")
         media = request.headers.get("content-type", "").split(";")[0].strip().lower()
         if not media.startswith("video/"):
             raise HTTPException(415, f"send the video with a video/* Content-Type, not {media[:80] or 'none'}")
