@@ -106,7 +106,7 @@ def test_the_manifest_is_served_as_application_c2pa(provider):
     ({"alg": "com.other.watermark", "value": "AMD/7hI0Vng="}, 400, "alg: Input should be 'org.aimark.watermark.1'"),
     ({"value": "AMD/7hI0Vng="}, 400, "alg: Field required"),
     ({"alg": WATERMARK_ALGORITHM, "value": "AMD/7hI0Vng=", "maxResults": "0"}, 400, "maxResults"),
-    ({"alg": WATERMARK_ALGORITHM, "value": "A" * 3000}, 414, "POST it"),
+    ({"alg": WATERMARK_ALGORITHM, "value": "A" * 3000}, 414, "POST the binding"),
 ])
 def test_bad_lookups_get_the_spec_status_and_one_line(provider, params, status, words):
     response = httpx.get(f"{provider.url}/matches/byBinding", params=params)
