@@ -97,11 +97,16 @@ def text_report(verification: Verification) -> str:
                  else "not detected")
         lines.append(f"Watermark    key {_key_name(detection.key_id)}: {state} (score {detection.score:.1f}, "
                      f"false-alarm bound {detection.false_alarm_probability:.1e})")
+    source = next((r.resolver for r in v.resolutions if r.accepted), v.repository)
     if v.record is not None:
         lines.append(f"Repository   {v.record.identifier} -> {v.record.manifest_id} (registered "
-                     f"{format_time(v.record.registered)} in {v.repository})")
+                     f"{format_time(v.record.registered)} in {source})")
     elif v.detection is not None:
         lines.append(f"Repository   no record for the identifier ({v.repository or 'no repository on this machine'})")
+    for resolution in v.resolutions:
+        answer = (f"believed, {resolution.manifest_id}" if resolution.accepted
+                  else f"not believed: {resolution.refused}")
+        lines.append(f"Resolver     {resolution.resolver} ({resolution.method}): {answer}")
     if v.recovered is not None:
         c = v.recovered
         lines.append(f"Registered   manifest claims {c.author}, {model_name(c.model, c.model_version)}"
@@ -369,9 +374,14 @@ def html_report(verification: Verification) -> str:
 
     body.append("<h2>Manifest repository</h2>")
     if v.record is not None:
-        body.append(_table(_record_rows(v.record) + [("Looked up in", v.repository)]))
+        source = next((r.resolver for r in v.resolutions if r.accepted), v.repository)
+        body.append(_table(_record_rows(v.record) + [("Looked up in", source)]))
     else:
         body.append(f"<p>No record found ({_e(v.repository or 'no repository on the verifying machine')}).</p>")
+    if v.resolutions:
+        body.append("<h2>Resolvers asked</h2>" + _table(
+            [(f"{r.resolver} ({r.method})",
+              f"believed: {r.manifest_id}" if r.accepted else f"not believed: {r.refused}") for r in v.resolutions]))
 
     body.append("<h2>Key frames</h2>" + _frames(v))
     body.append("<h2>File</h2>" + _table([

@@ -184,6 +184,12 @@ class ResolverClient:
         self.close()
 
 
+def media_type_of(path: str | os.PathLike[str]) -> str:
+    """The media type to declare when sending a video file, by its suffix (``video/mp4`` by default)."""
+    return {".mov": "video/quicktime", ".mkv": "video/x-matroska", ".webm": "video/webm",
+            ".ts": "video/mp2t"}.get(Path(path).suffix.lower(), "video/mp4")
+
+
 def _detail(response: httpx.Response) -> str:
     """The service's one-line reason (``{"detail": ...}``), if it sent one."""
     try:

@@ -35,6 +35,10 @@ Example file::
     resolvers = ["https://provider.example/sbr"]   # asked for identifiers the repository does not hold
     send_content = false                           # upload the video to resolvers (off: the platform's choice)
     timeout = 10
+    trust_anchors = "roots.pem"                    # providers' roots: a resolver's manifest must chain to one
+
+    [verify.tokens]                                # for resolvers whose reads need a fetch token
+    "https://provider.example/sbr" = "tokens/provider.token"
 """
 
 from __future__ import annotations
@@ -47,7 +51,8 @@ from typing import Any
 
 import manifests
 import watermark
-from aimark.errors import SettingsError
+from aimark.errors import AimarkError, SettingsError
+from aimark.resolution import Resolvers
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -73,13 +78,14 @@ _TABLES: dict[str, dict[str, str]] = {
     "encoder": {"codec": "codec", "crf": "crf", "preset": "preset", "keep_format": "keep_format"},
     "repository": {"path": "repository", "url": "repository", "token_file": "repository_token_file"},
     "verify": {"resolvers": "resolvers", "send_content": "send_content", "timeout": "resolver_timeout",
-               "trust_anchors": "trust_anchors"},
+               "trust_anchors": "trust_anchors", "tokens": "resolver_tokens"},
 }
 _PATHS = {"key", "certificate", "private_key", "repository_token_file", "trust_anchors"}
 # What each field's value must be in the file: text, a number, true/false, or a list of text.
 _NUMBERS = {"strength", "notice_seconds", "crf", "resolver_timeout"}
 _FLAGS = {"notice", "keep_format", "send_content"}
 _LISTS = {"resolvers"}
+_TEXT_TABLES = {"resolver_tokens"}
 
 
 @dataclass(frozen=True)
@@ -125,6 +131,8 @@ class Settings:
         Seconds per resolver request.
     trust_anchors : Path, optional
         PEM roots whose signatures ``verify`` trusts (needed to believe a resolver's manifest).
+    resolver_tokens : dict of str to Path
+        Token files by resolver URL; each token is sent to its own resolver only.
     """
 
     organisation: str | None = None
@@ -150,6 +158,7 @@ class Settings:
     send_content: bool = False
     resolver_timeout: float = 10.0
     trust_anchors: Path | None = None
+    resolver_tokens: dict[str, Path] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if self.profile not in PROFILES:
@@ -199,6 +208,9 @@ class Settings:
             values["repository"] = path.parent / Path(repository["path"]).expanduser()
         if "resolvers" in values:
             values["resolvers"] = tuple(values["resolvers"])
+        if "resolver_tokens" in values:
+            values["resolver_tokens"] = {url: path.parent / Path(file).expanduser()
+                                         for url, file in values["resolver_tokens"].items()}
         return cls(**values)
 
     @classmethod
@@ -219,6 +231,26 @@ class Settings:
         return manifests.Notice(self.notice_text or default_text, position=self.notice_position,
                                 duration=self.notice_seconds)
 
+    def resolution(self) -> Resolvers:
+        """The resolvers ``verify`` asks, with their token files read.
+
+        Raises
+        ------
+        SettingsError
+            A token file that cannot be read, or a resolver URL that cannot be used.
+        """
+        tokens = {}
+        for url, file in self.resolver_tokens.items():
+            try:
+                tokens[url] = Path(file).read_text(encoding="utf-8").strip()
+            except (OSError, UnicodeDecodeError) as error:
+                raise SettingsError(f"cannot read the token file '{file}' for {url} "
+                                    f"({getattr(error, 'strerror', None) or error})") from None
+        try:
+            return Resolvers(tuple(self.resolvers), self.send_content, self.resolver_timeout, tokens)
+        except AimarkError as error:
+            raise SettingsError(str(error)) from None
+
     def with_overrides(self, **changes: Any) -> Settings:
         """A copy with the given fields changed; None values leave a field as it is."""
         return replace(self, **{name: value for name, value in changes.items() if value is not None})
@@ -229,13 +261,16 @@ def _kind(value: Any) -> str:
         return "true or false"
     if isinstance(value, list) and all(isinstance(item, str) for item in value):
         return "a list of text"
+    if isinstance(value, dict) and all(isinstance(item, str) for item in value.values()):
+        return "a table of text"
     return "a number" if isinstance(value, (int, float)) else "text" if isinstance(value, str) else "a table"
 
 
 def _checked(key: str, field_name: str, value: Any, path: Path) -> Any:
     """``value`` if it has the kind the field takes, else a SettingsError naming the key."""
     wanted = ("a number" if field_name in _NUMBERS else "true or false" if field_name in _FLAGS
-              else "a list of text" if field_name in _LISTS else "text")
+              else "a list of text" if field_name in _LISTS else "a table of text" if field_name in _TEXT_TABLES
+              else "text")
     if _kind(value) != wanted:
         raise SettingsError(f"settings file '{path}': {key} = {value!r} should be {wanted}")
     return value

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 import manifests
 import watermark
+from aimark.resolution import Resolution, accepted
 from manifests.reading import format_time
 from manifests.repository import Record
 from watermark.fingerprint import FingerprintMatch
@@ -104,6 +105,8 @@ class Evidence:
         How the picture's framing differs from the stamped one (aspect ratio,
         size of the mark), when it does: then a fingerprint that does not
         match cannot tell other pictures from a crop.
+    resolutions : tuple of Resolution
+        What the resolvers asked said; ``record`` came from the accepted one, if any.
     """
 
     report: manifests.Report | None
@@ -117,6 +120,7 @@ class Evidence:
     unmarked_spans: tuple[tuple[float, float], ...]
     aigc: manifests.AigcLabel | None
     reframed: str | None = None
+    resolutions: tuple[Resolution, ...] = ()
 
 
 def model_name(model: str | None, version: str | None) -> str | None:
@@ -181,6 +185,16 @@ def decide(evidence: Evidence) -> Verdict:
         reasons.append(Reason("the identifier was registered under another watermark key than the one that "
                               "found it: the identifier may have been copied into a new mark",
                               f"registered with key {e.record.key_id}, found with key {detection.key_id}"))
+    for resolution in e.resolutions:
+        if resolution.accepted:
+            how = ("found its own watermark in the uploaded pictures" if resolution.method == "byContent"
+                   else "holds the manifest for the identifier")
+            reasons.append(Reason(f"resolver {resolution.resolver} {how}; its manifest is signed under a trusted "
+                                  "root, bound to this mark, and its signed fingerprint matches the pictures",
+                                  f"{resolution.method} -> {resolution.manifest_id}"))
+        else:
+            reasons.append(Reason(f"resolver {resolution.resolver} was not believed or gave nothing",
+                                  resolution.refused or "no answer"))
     if e.unmarked_spans:
         reasons.append(Reason("parts of the video carry no mark: replaced or inserted footage, or too "
                               "damaged to read", _spans(e.unmarked_spans)))
@@ -240,7 +254,8 @@ def decide(evidence: Evidence) -> Verdict:
                 reasons.append(Reason(f"identifier {mark_id} is registered, but for other pictures",
                                       _match_text(e.match)))
                 return _verdict(Kind.COPIED, reasons, None)
-            reasons.append(Reason(f"the repository holds the manifest for identifier {mark_id}",
+            holder = f"resolver {accepted(e.resolutions).resolver}" if accepted(e.resolutions) else "the repository"
+            reasons.append(Reason(f"{holder} holds the manifest for identifier {mark_id}",
                                   f"{e.record.manifest_id}: made by {_who(e.record)}"))
             if e.match is not None and e.match.matches:
                 reasons.append(Reason("the pictures match the fingerprint registered at stamping",
@@ -252,6 +267,12 @@ def decide(evidence: Evidence) -> Verdict:
                               else "the identifier cannot be read, so it cannot be looked up",
                               "no record to recover the manifest from"))
         return _verdict(Kind.WATERMARK_ONLY, reasons, None)
+    content = accepted(e.resolutions)
+    if content is not None and e.record is not None and e.match is not None and e.match.matches:
+        reasons.append(Reason(f"the pictures match the fingerprint signed in the manifest of {content.resolver}",
+                              _match_text(e.match)))
+        return Verdict(Kind.RECOVERED, tuple(reasons), e.record.author,
+                       model_name(e.record.model, e.record.model_version), e.record.created.isoformat())
     reasons.append(Reason("no watermark found", f"{e.keys_tried} key(s) tried, the public default key included"))
     if e.aigc is not None:
         reasons.append(Reason("an unsigned AIGC metadata label says AI-generated, but nothing signed or "

@@ -24,10 +24,12 @@ import numpy as np
 
 import manifests
 import watermark
+from aimark.resolution import Resolution, Resolvers, accepted, resolve
 from aimark.verdict import Evidence, Verdict, decide
-from manifests.reading import manifest_store
+from manifests.reading import load_trust_anchors, manifest_store
+from manifests.database import is_postgres_url
 from manifests.repository import (ManifestRepository, Record, RepositoryError, SQLiteRepository, default_path,
-                                  stored_claims)
+                                  open_repository, stored_claims)
 from watermark import fingerprint
 from watermark.fingerprint import FingerprintMatch
 from watermark.video import Picture, read_pictures
@@ -122,6 +124,8 @@ class Verification:
     repository : str, optional
         Where identifiers were looked up.
     seconds : float
+    resolutions : tuple of Resolution
+        What each resolver asked said, and whether it was believed.
     """
 
     verdict: Verdict
@@ -137,6 +141,7 @@ class Verification:
     keyframes: tuple[KeyFrame, ...]
     repository: str | None
     seconds: float
+    resolutions: tuple[Resolution, ...] = ()
 
     def to_dict(self) -> dict:
         """Plain values, for JSON: one object per file."""
@@ -149,6 +154,7 @@ class Verification:
             "keys_tried": [{"key_id": d.key_id, "detected": d.detected, "score": round(d.score, 2),
                             "false_alarm_probability": d.false_alarm_probability} for d in self.detections],
             "repository": self.repository,
+            "resolutions": [resolution.to_dict() for resolution in self.resolutions],
             "record": self.record.to_dict() if self.record else None,
             "recovered_claims": asdict(self.recovered) if self.recovered else None,
             "fingerprint": self.fingerprint.to_dict() if self.fingerprint else None,
@@ -223,13 +229,17 @@ def _repository(repository: ManifestRepository | str | os.PathLike[str] | None
     if repository is not None and not isinstance(repository, (str, os.PathLike)):
         yield repository
         return
+    if is_postgres_url(repository):
+        with open_repository(repository) as opened:
+            yield opened
+        return
     path = Path(repository) if repository is not None else default_path()
     if repository is None and not path.exists():
         yield None
         return
     if not path.is_file():
         raise RepositoryError(f"manifest repository '{path}' does not exist; give the file `aimark stamp` "
-                              "registers in")
+                              "registers in, or a postgresql:// URL")
     with SQLiteRepository(path) as opened:
         yield opened
 
@@ -263,7 +273,8 @@ def verify(path: str | os.PathLike[str], *, keys: Iterable[watermark.Key] = (),
            trust_anchors: str | os.PathLike[str] | None = None,
            repository: ManifestRepository | str | os.PathLike[str] | None = None,
            keyframes: bool = False,
-           progress: Callable[[int], None] | None = None) -> Verification:
+           progress: Callable[[int], None] | None = None,
+           resolvers: Resolvers | None = None) -> Verification:
     """Check one video's manifest, watermark and registration, and cross-check them.
 
     Parameters
@@ -280,6 +291,12 @@ def verify(path: str | os.PathLike[str], *, keys: Iterable[watermark.Key] = (),
         Keep a few pictures for a report (see :func:`keyframe_times`).
     progress : callable, optional
         Called with 1 after each decoded frame.
+    resolvers : Resolvers, optional
+        Resolution services to ask when the file carries no manifest and the
+        repository does not hold the identifier (or no key here reads the mark
+        and ``send_content`` allows an upload). Their manifests count only
+        when trusted (``trust_anchors``), bound to what was looked up, and
+        matching the pictures (see :mod:`aimark.resolution`).
 
     Returns
     -------
@@ -307,17 +324,24 @@ def verify(path: str | os.PathLike[str], *, keys: Iterable[watermark.Key] = (),
         claimed_record = repo.get(claimed) if repo is not None and claimed and claimed != mark_id else None
         location = repo.location if repo is not None else None
     flipped = detection is not None and detection.flipped
+    resolutions: tuple[Resolution, ...] = ()
+    stripped = report is None or not report.manifest_present
+    if resolvers is not None and resolvers.urls and stripped and record is None:
+        resolutions = resolve(resolvers, identifier=mark_id, path=path,
+                              trust_anchors=load_trust_anchors(trust_anchors) if trust_anchors else None,
+                              compare=lambda candidate: _recorded(candidate, frames, flipped))
+        record = accepted(resolutions).record if accepted(resolutions) else None
     match, claimed_match = _recorded(record, frames, flipped), _recorded(claimed_record, frames, flipped)
     timeline = timeline_of(detection) if detection else None
     verdict = decide(Evidence(
         report=report, manifest_labels=labels, detection=detection, keys_tried=len(detections), record=record,
         match=match, claimed_record=claimed_record, claimed_match=claimed_match,
         unmarked_spans=timeline.unmarked if timeline else (), aigc=aigc,
-        reframed=_reframing(record or claimed_record, facts, detection)))
-    stripped = report is None or not report.manifest_present
+        reframed=_reframing(record or claimed_record, facts, detection), resolutions=resolutions))
     recovered = stored_claims(record.store) if record is not None and stripped else None
     return Verification(verdict, facts, report, aigc, detections, detection, record or claimed_record, recovered,
-                        match or claimed_match, timeline, kept, location, time.perf_counter() - started)
+                        match or claimed_match, timeline, kept, location, time.perf_counter() - started,
+                        resolutions)
 
 
 def _manifest_layer(path: Path, trust_anchors: str | os.PathLike[str] | None

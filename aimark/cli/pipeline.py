@@ -28,8 +28,10 @@ settings_option = click.option(
     "--settings", "settings_path", type=click.Path(dir_okay=False), envvar=SETTINGS_ENV,
     help=f"TOML file with the provider's defaults (env {SETTINGS_ENV}); see docs/pipeline.md.")
 repository_option = click.option(
-    "--repository", "repository_path", type=click.Path(dir_okay=False),
-    help="Manifest repository (SQLite file). Default: the settings' one, else <aimark home>/repository.sqlite.")
+    "--repository", "repository_path", metavar="PATH|URL",
+    help="Manifest repository: an SQLite file, a postgresql:// URL, or (for stamp) the https:// URL of an "
+         "`aimark serve` to register through, with its store token in $AIMARK_REPOSITORY_TOKEN or the settings' "
+         "[repository] token_file. Default: the settings' one, else <aimark home>/repository.sqlite.")
 
 
 def _settings(path: str | None, **overrides: Any) -> Settings:
@@ -98,7 +100,7 @@ def stamp(input_path: str, output_path: str, author: str, model: str, model_vers
                          key=Path(key_path) if key_path else None, tsa_url=tsa_url,
                          certificate=Path(certificate) if certificate else None,
                          private_key=Path(private_key) if private_key else None,
-                         repository=Path(repository_path) if repository_path else None,
+                         repository=repository_path,
                          codec=codec, crf=crf, preset=preset, keep_format=keep_format)
     Stamper.output(input_path, output_path, overwrite=force)  # a bad OUTPUT fails before any work
     frames = watermark.probe(input_path).frames or None
@@ -136,6 +138,15 @@ def _batch_line(item: BatchItem) -> str:
 @click.option("--exit-worst", is_flag=True,
               help="Many files: exit with the status of the worst outcome (2 unreadable, then 4, 3, 5, 0) "
                    "instead of 0 whenever every file was verified.")
+@click.option("--resolver", "resolver_urls", metavar="URL", multiple=True,
+              help="A provider's Soft Binding Resolution API to ask for identifiers the repository does not hold "
+                   "(repeatable; also [verify] resolvers). Its manifest counts only when trusted (--trust-anchors), "
+                   "bound to the mark and matching the pictures.")
+@click.option("--send-content/--no-send-content", default=None,
+              help="Upload the video to the resolvers when no key here reads its mark (default: off; uploading a "
+                   "user's video is the platform's choice).")
+@click.option("--resolver-timeout", type=click.FloatRange(0.1, 600), metavar="SECONDS",
+              help="Seconds to wait for each resolver request (default 10).")
 @repository_option
 @settings_option
 @force_option
@@ -143,7 +154,8 @@ def _batch_line(item: BatchItem) -> str:
 @quiet_option
 @user_errors
 def verify(inputs: tuple[str, ...], key_paths: tuple[str, ...], trust_anchors: str | None, report_path: str | None,
-           json_lines: bool, exit_worst: bool, repository_path: str | None, settings_path: str | None, force: bool,
+           json_lines: bool, exit_worst: bool, resolver_urls: tuple[str, ...], send_content: bool | None,
+           resolver_timeout: float | None, repository_path: str | None, settings_path: str | None, force: bool,
            as_json: bool, quiet: bool) -> None:
     """Say who made a video, whether it is AI-generated, and whether it is intact.
 
@@ -170,10 +182,14 @@ def verify(inputs: tuple[str, ...], key_paths: tuple[str, ...], trust_anchors: s
     Examples:
       aimark verify upload.mp4 --key provider.key --report upload.html
       aimark verify uploads/ --key provider.key --json-lines > verdicts.jsonl
+      aimark verify upload.mp4 --resolver https://provider.example/sbr --trust-anchors provider-root.pem
     """
-    settings = _settings(settings_path)
+    settings = _settings(settings_path, resolver_timeout=resolver_timeout, send_content=send_content,
+                         resolvers=resolver_urls or None, trust_anchors=trust_anchors)
     key_paths = key_paths or ((str(settings.key),) if settings.key else ())
     repository = repository_path or settings.repository
+    trust_anchors = str(settings.trust_anchors) if settings.trust_anchors else None
+    resolvers = settings.resolution()
     single = len(inputs) == 1 and not Path(inputs[0]).is_dir() and not json_lines
     if not single:
         if report_path or as_json:
@@ -183,7 +199,8 @@ def verify(inputs: tuple[str, ...], key_paths: tuple[str, ...], trust_anchors: s
             raise click.UsageError(f"no videos in {', '.join(inputs)} (looked for {', '.join(sorted(VIDEO_SUFFIXES))})")
         statuses = []
         with progress("Verifying", len(files), quiet) as advance:
-            for item in verify_many(files, key_paths=key_paths, trust_anchors=trust_anchors, repository=repository):
+            for item in verify_many(files, key_paths=key_paths, trust_anchors=trust_anchors, repository=repository,
+                                    resolvers=resolvers):
                 statuses.append(EXIT_USAGE if item.error else item.result["exit_status"])
                 advance.echo(json.dumps(item.to_dict(), default=str) if json_lines else _batch_line(item))
                 advance(1)
@@ -193,7 +210,7 @@ def verify(inputs: tuple[str, ...], key_paths: tuple[str, ...], trust_anchors: s
     with report or contextlib.nullcontext(), \
             progress("Verifying", watermark.probe(inputs[0]).frames or None, quiet) as advance:
         result = verify_file(inputs[0], keys=keys, trust_anchors=trust_anchors, repository=repository,
-                             keyframes=report is not None, progress=advance)
+                             keyframes=report is not None, progress=advance, resolvers=resolvers)
         if report is not None:
             report.write_text(html_report(result))
     if report is not None:

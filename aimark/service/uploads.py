@@ -9,7 +9,6 @@ a time limit; and at most a few uploads are analysed at once.
 
 from __future__ import annotations
 
-import os
 import tempfile
 import time
 from contextlib import asynccontextmanager
@@ -102,8 +101,3 @@ def detect_upload(path: Path, keys: Iterable[watermark.Key], *, max_seconds: flo
                           + str(error).replace(f"'{path}'", "the upload").replace(str(path), "the upload")) from None
     return [detector.result() for detector in detectors]
 
-
-def media_type_of(path: str | os.PathLike[str]) -> str:
-    """The media type to declare when sending a video file by its suffix (``video/mp4`` by default)."""
-    return {".mov": "video/quicktime", ".mkv": "video/x-matroska", ".webm": "video/webm",
-            ".ts": "video/mp2t"}.get(Path(path).suffix.lower(), "video/mp4")
