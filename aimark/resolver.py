@@ -27,8 +27,10 @@ from aimark.errors import AimarkError
 C2PA_MEDIA_TYPE = "application/c2pa"
 #: Largest manifest store accepted from a resolver: a stamped store is a few tens of kilobytes.
 MAX_STORE_BYTES = 16 << 20
-#: Default seconds to wait for a resolver, per request (a byContent upload waits for detection too).
+#: Default seconds to wait for a resolver, per request.
 DEFAULT_TIMEOUT = 10.0
+#: Seconds a byContent upload may wait for its answer: the resolver decodes the whole video first.
+CONTENT_TIMEOUT = 300.0
 
 
 class ResolverError(AimarkError):
@@ -115,7 +117,8 @@ class ResolverClient:
         try:
             response = self._http.request(method, path, **options)
         except httpx.TimeoutException:
-            raise ResolverError(f"resolver {self.url} did not answer within {self._http.timeout.read:g} s") from None
+            waited = options["timeout"].read if "timeout" in options else self._http.timeout.read
+            raise ResolverError(f"resolver {self.url} did not answer within {waited:g} s") from None
         except httpx.HTTPError as error:
             raise ResolverError(f"resolver {self.url} cannot be reached ({error.__class__.__name__}: "
                                 f"{' '.join(str(error).split()) or 'no detail'})") from None
@@ -140,7 +143,8 @@ class ResolverClient:
     def by_content(self, path: str | os.PathLike[str], media_type: str, *, max_results: int = 10) -> list[Match]:
         """Manifests whose watermark the resolver finds in the video at ``path`` (``POST /matches/byContent``).
 
-        The file is streamed, never read whole into memory.
+        The file is streamed, never read whole into memory; the answer may take up to
+        :data:`CONTENT_TIMEOUT` seconds (the resolver decodes the whole video).
         """
         def chunks() -> Iterator[bytes]:
             with open(path, "rb") as stream:
@@ -148,9 +152,10 @@ class ResolverClient:
                     yield chunk
 
         size = Path(path).stat().st_size
+        timeout = httpx.Timeout(self._http.timeout.connect, read=max(CONTENT_TIMEOUT, self._http.timeout.read or 0))
         return self._matches(self._request("POST", "/matches/byContent", params={"maxResults": max_results},
-                                           content=chunks(), headers={"Content-Type": media_type,
-                                                                      "Content-Length": str(size)}))
+                                           content=chunks(), timeout=timeout,
+                                           headers={"Content-Type": media_type, "Content-Length": str(size)}))
 
     def manifest(self, manifest_id: str) -> FetchedManifest:
         """The manifest store registered as ``manifest_id`` (``GET /manifests/{manifestId}``)."""

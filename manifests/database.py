@@ -157,21 +157,31 @@ class PostgresDatabase(Database):
                                                  kwargs={"autocommit": True}, open=False)
         self._pool.open(wait=True, timeout=timeout)
 
-    @contextmanager
-    def transaction(self) -> Iterator[Execute]:
-        def execute(sql: str, parameters: Sequence[Any] = ()) -> list[tuple]:
-            try:
-                cursor = connection.execute(sql.replace("?", "%s"), tuple(parameters))
-            except self._errors.UniqueViolation as error:
-                raise DuplicateError(f"{error.diag.message_detail or error}") from None
-            return cursor.fetchall() if cursor.description is not None else []
-
+    def _run(self, connection: Any, sql: str, parameters: Sequence[Any]) -> list[tuple]:
         try:
-            with self._pool.connection() as connection, connection.transaction():
-                yield execute
+            cursor = connection.execute(sql.replace("?", "%s"), tuple(parameters))
+        except self._errors.UniqueViolation as error:
+            raise DuplicateError(f"{error.diag.message_detail or error}") from None
+        return cursor.fetchall() if cursor.description is not None else []
+
+    @contextmanager
+    def _connection(self) -> Iterator[Any]:
+        try:
+            with self._pool.connection() as connection:
+                yield connection
         except self._psycopg.Error as error:
             raise RepositoryError(f"the PostgreSQL repository {self.location} failed "
                                   f"({' '.join(str(error).split())})") from None
+
+    @contextmanager
+    def transaction(self) -> Iterator[Execute]:
+        with self._connection() as connection, connection.transaction():
+            yield lambda sql, parameters=(): self._run(connection, sql, parameters)
+
+    def execute(self, sql: str, parameters: Sequence[Any] = ()) -> list[tuple]:
+        """One statement on a pooled connection in autocommit: one round trip, no BEGIN and COMMIT."""
+        with self._connection() as connection:
+            return self._run(connection, sql, parameters)
 
     def close(self) -> None:
         self._pool.close()

@@ -198,6 +198,11 @@ class DatabaseRepository:
         rows = self._query("WHERE identifier = ?", (identifier,))
         return rows[0] if rows else None
 
+    def manifest_of(self, identifier: str) -> str | None:
+        """The label of the manifest registered for ``identifier``, or None (a lookup that reads nothing else)."""
+        rows = self.database.execute("SELECT manifest_id FROM manifests WHERE identifier = ?", (identifier,))
+        return rows[0][0] if rows else None
+
     def find_manifest(self, manifest_id: str) -> Record | None:
         """The record whose active manifest has the label ``manifest_id``, or None."""
         rows = self._query("WHERE manifest_id = ?", (manifest_id,))

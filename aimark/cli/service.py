@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import os
+from pathlib import Path
 
 import click
 
@@ -10,8 +12,10 @@ import watermark
 from aimark.cli.output import emit_json, json_option, user_errors
 from aimark.cli.pipeline import settings_option, _settings
 from aimark.errors import AimarkError
-from aimark.service import SCOPES, ServiceConfig, TokenStore, create_app
+from aimark.service import SCOPES, TokenStore
+from aimark.service.app import CONFIG_ENV
 from manifests.reading import load_trust_anchors
+from manifests.database import redacted
 from manifests.repository import default_path, open_repository
 
 repository_option = click.option(
@@ -44,11 +48,13 @@ def _location(location: str | None, settings_path: str | None) -> str:
 @click.option("--decode-limit", type=click.FloatRange(1, 86400), default=300, show_default=True,
               help="Seconds a byContent upload may take to decode and analyse.")
 @click.option("--uploads", type=click.IntRange(1, 64), default=2, show_default=True,
-              help="byContent uploads analysed at once (more get 503 and Retry-After).")
+              help="byContent uploads analysed at once per worker (more get 503 and Retry-After).")
+@click.option("--workers", type=click.IntRange(1, 64), default=1, show_default=True,
+              help="Server processes on the port (with PostgreSQL; SQLite serializes writes anyway).")
 @settings_option
 @user_errors
 def serve(location: str | None, key_paths: tuple[str, ...], host: str, port: int, reads: str,
-          trust_anchors: str | None, max_upload_mb: int, decode_limit: float, uploads: int,
+          trust_anchors: str | None, max_upload_mb: int, decode_limit: float, uploads: int, workers: int,
           settings_path: str | None) -> None:
     """Serve the C2PA Soft Binding Resolution API over the manifest repository.
 
@@ -66,17 +72,23 @@ def serve(location: str | None, key_paths: tuple[str, ...], host: str, port: int
     import uvicorn  # the server only when serving
 
     settings = _settings(settings_path)
-    paths = key_paths or ((str(settings.key),) if settings.key else ())
-    config = ServiceConfig(
-        repository=_location(location, settings_path), keys=tuple(watermark.Key.load(p) for p in paths),
-        anonymous_reads=reads == "anonymous",
-        trust_anchors=load_trust_anchors(trust_anchors) if trust_anchors else None,
-        max_upload_bytes=max_upload_mb << 20, max_decode_seconds=decode_limit, max_concurrent_uploads=uploads)
-    app = create_app(config)
-    click.echo(f"Serving {config.repository} on http://{host}:{port} (reads {reads}; byContent keys: "
-               f"{', '.join(k.key_id for k in config.keys) or 'the public key'}); OpenAPI at /openapi.json",
-               err=True)
-    uvicorn.run(app, host=host, port=port, log_level="warning", server_header=False)
+    paths = [str(Path(p).resolve()) for p in key_paths or ((str(settings.key),) if settings.key else ())]
+    keys = [watermark.Key.load(p) for p in paths]  # here, so a bad file is one error line before any worker starts
+    options = {"repository": _location(location, settings_path), "key_files": paths,
+               "anonymous_reads": reads == "anonymous",
+               "trust_anchors_file": str(Path(trust_anchors).resolve()) if trust_anchors else None,
+               "max_upload_bytes": max_upload_mb << 20, "max_decode_seconds": decode_limit,
+               "max_concurrent_uploads": uploads}
+    if trust_anchors:
+        load_trust_anchors(trust_anchors)
+    with open_repository(options["repository"]) as repo:  # migrations once, and a clear error if unreachable
+        TokenStore(repo.database)
+    os.environ[CONFIG_ENV] = json.dumps(options)
+    click.echo(f"Serving {redacted(options['repository'])} on http://{host}:{port} with {workers} worker(s) "
+               f"(reads {reads}; byContent keys: {', '.join(k.key_id for k in keys) or 'the public key'}); "
+               "OpenAPI at /openapi.json", err=True)
+    uvicorn.run("aimark.service.app:app_from_environment", factory=True, host=host, port=port, workers=workers,
+                log_level="warning", server_header=False)
 
 
 @click.group()

@@ -15,6 +15,8 @@ parameters, uploads to a temporary file the service names itself.
 """
 
 import asyncio
+import json
+import os
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -28,6 +30,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from starlette.middleware import Middleware
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -38,8 +41,9 @@ from aimark.service.tokens import TokenStore
 from aimark.service.uploads import UploadError, detect_upload, received
 from manifests import WATERMARK_ALGORITHM, ValidationState, identifier_from_binding, validate_store
 from manifests.database import DuplicateError
+from manifests.reading import load_trust_anchors
 from manifests.errors import DescriptionError, RepositoryError
-from manifests.repository import DatabaseRepository, Record, open_repository, record_from_store, soft_bindings
+from manifests.repository import DatabaseRepository, open_repository, record_from_store, soft_bindings
 
 #: The SBR API edition the routes follow.
 API_VERSION = "1.1.0"
@@ -47,6 +51,8 @@ API_VERSION = "1.1.0"
 MAX_RESULTS = 100
 #: A byBinding query longer than this must use POST (414).
 MAX_QUERY = 2048
+#: Environment variable through which ``aimark serve`` gives its options to each worker process.
+CONFIG_ENV = "AIMARK_SERVE_CONFIG"
 #: Default upload limit: 2 GiB.
 DEFAULT_MAX_UPLOAD = 2 << 30
 _MANIFEST_ID = r"^urn:[A-Za-z0-9][A-Za-z0-9:._-]{0,250}$"
@@ -149,9 +155,27 @@ def _errors(*codes: int) -> dict[int | str, dict[str, Any]]:
     return {code: {"model": Problem, "description": words[code]} for code in codes}
 
 
-def _matches(records: list[Record], limit: int) -> SoftBindingQueryResult:
-    return SoftBindingQueryResult(matches=[Match(manifest_id=r.manifest_id, similarity_score=100)
-                                           for r in records[:limit]])
+def _matches(manifest_ids: list[str], limit: int) -> SoftBindingQueryResult:
+    return SoftBindingQueryResult(matches=[Match(manifest_id=label, similarity_score=100)
+                                           for label in manifest_ids[:limit]])
+
+
+class _LongQueries:
+    """414 before any parsing: a query this long is a binding for the POST form, or an attack.
+
+    Plain ASGI (not Starlette's BaseHTTPMiddleware, which costs a task and a queue per request).
+    """
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
+        if scope["type"] == "http" and len(scope.get("query_string", b"")) > MAX_QUERY:
+            response = JSONResponse({"detail": f"the query is longer than {MAX_QUERY} characters; POST the "
+                                               "binding to /matches/byBinding"}, status_code=414)
+            await response(scope, receive, send)
+            return
+        await self.app(scope, receive, send)
 
 
 def create_app(config: ServiceConfig, repository: DatabaseRepository | None = None) -> FastAPI:
@@ -179,6 +203,7 @@ def create_app(config: ServiceConfig, repository: DatabaseRepository | None = No
             repo.close()
 
     app = FastAPI(title="aimark Soft Binding Resolution API", version=API_VERSION, lifespan=lifespan,
+                  middleware=[Middleware(_LongQueries)],
                   description="The C2PA Soft Binding Resolution API over an aimark manifest repository "
                               f"(aimark {__version__}). Errors are {{\"detail\": \"...\"}}. Vendor routes "
                               "live under /vendor/org.aimark/.")
@@ -186,7 +211,8 @@ def create_app(config: ServiceConfig, repository: DatabaseRepository | None = No
                                                       "(scopes: store, fetch).")
 
     def needs(scope: str, *, unless_anonymous: bool = False) -> Callable[..., None]:
-        def check(credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]) -> None:
+        # async: no thread hop per request; a token check is one indexed query
+        async def check(credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]) -> None:
             if credentials is None:
                 if unless_anonymous and config.anonymous_reads:
                     return
@@ -222,36 +248,29 @@ def create_app(config: ServiceConfig, repository: DatabaseRepository | None = No
     async def unavailable(_: Request, error: RepositoryError) -> JSONResponse:
         return JSONResponse({"detail": "the manifest repository is unavailable; try again later"}, status_code=503)
 
-    @app.middleware("http")
-    async def long_queries(request: Request, call_next: Callable[[Request], Any]) -> Any:
-        """414 before any parsing: a query this long is a binding for the POST form, or an attack."""
-        if len(request.url.query) > MAX_QUERY:
-            return JSONResponse({"detail": f"the query is longer than {MAX_QUERY} characters; POST the binding "
-                                           "to /matches/byBinding"}, status_code=414)
-        return await call_next(request)
-
-    def lookup(alg: str, value: str, limit: int) -> SoftBindingQueryResult:
+    def lookup(alg: str, value: str, limit: int) -> JSONResponse:
+        """The answer, written directly: the hot path skips response-model validation (the shape is fixed here)."""
         try:
             identifier = identifier_from_binding(value)
         except DescriptionError as error:
             raise HTTPException(400, str(error)) from None
-        record = repo.get(identifier)
-        return _matches([record] if record else [], limit)
+        label = repo.manifest_of(identifier)  # one indexed query, well under a millisecond: run in place
+        return JSONResponse(_matches([label] if label else [], limit).model_dump(by_alias=True, exclude_none=True))
 
     @app.get("/matches/byBinding", tags=["query"], operation_id="queryByBinding", dependencies=reader,
              openapi_extra=anonymous,
              response_model=SoftBindingQueryResult, response_model_exclude_none=True,
              responses=_errors(400, 401, 403, 414, 503), summary="Manifests registered for a soft binding")
-    def by_binding(alg: Annotated[Alg, Query()], value: Annotated[str, Query(pattern=_BINDING_VALUE)],
-                   max_results: Annotated[int, Query(alias="maxResults", ge=1)] = 10) -> SoftBindingQueryResult:
+    async def by_binding(alg: Annotated[Alg, Query()], value: Annotated[str, Query(pattern=_BINDING_VALUE)],
+                         max_results: Annotated[int, Query(alias="maxResults", ge=1)] = 10) -> JSONResponse:
         return lookup(alg, value, min(max_results, MAX_RESULTS))
 
     @app.post("/matches/byBinding", tags=["query"], operation_id="queryByLargeBinding", dependencies=reader,
              openapi_extra=anonymous,
               response_model=SoftBindingQueryResult, response_model_exclude_none=True,
               responses=_errors(400, 401, 403, 503), summary="The same, with the binding in the body")
-    def by_large_binding(query: SoftBindingQuery,
-                         max_results: Annotated[int, Query(alias="maxResults", ge=1)] = 10) -> SoftBindingQueryResult:
+    async def by_large_binding(query: SoftBindingQuery,
+                               max_results: Annotated[int, Query(alias="maxResults", ge=1)] = 10) -> JSONResponse:
         return lookup(query.alg, query.value, min(max_results, MAX_RESULTS))
 
     @app.post("/matches/byContent", tags=["query"], operation_id="uploadFile", dependencies=reader,
@@ -279,8 +298,8 @@ def create_app(config: ServiceConfig, repository: DatabaseRepository | None = No
             except UploadError as error:
                 raise HTTPException(error.status, str(error)) from None
         found = {d.identifier for d in detections if d.detected and d.identifier}
-        records = await run_in_threadpool(lambda: [r for r in map(repo.get, sorted(found)) if r is not None])
-        return _matches(records, min(max_results, MAX_RESULTS))
+        labels = await run_in_threadpool(lambda: [m for m in map(repo.manifest_of, sorted(found)) if m])
+        return _matches(labels, min(max_results, MAX_RESULTS))
 
     @app.get("/manifests/{manifestId}", tags=["fetch"], operation_id="getManifestById", dependencies=reader,
              openapi_extra=anonymous,
@@ -352,3 +371,14 @@ def create_app(config: ServiceConfig, repository: DatabaseRepository | None = No
         return Health(status="ok", version=__version__)
 
     return app
+
+
+def app_from_environment() -> FastAPI:
+    """The application each ``aimark serve`` worker process runs, from the options the command put in
+    ``$AIMARK_SERVE_CONFIG`` (key and trust-anchor *files*, never their contents)."""
+    options = json.loads(os.environ[CONFIG_ENV])
+    keys = tuple(watermark.Key.load(path) for path in options.pop("key_files"))
+    anchors = options.pop("trust_anchors_file")
+    return create_app(ServiceConfig(keys=keys, trust_anchors=load_trust_anchors(anchors) if anchors else None,
+                                    **options))
+
