@@ -14,8 +14,8 @@ from pathlib import Path
 
 from aimark.resolver import DEFAULT_TIMEOUT, ResolverClient, ResolverError
 from manifests import WATERMARK_ALGORITHM, binding_value
-from manifests.repository import ManifestRepository, Record, RepositoryError, open_repository as open_database_repository
-from manifests.repository import record_from_store
+from manifests.repository import ManifestRepository, Record, RepositoryError, record_from_store
+from manifests.repository import open_repository as open_database_repository
 
 #: Environment variable holding the token for a remote repository (a ``store`` token).
 TOKEN_ENV = "AIMARK_REPOSITORY_TOKEN"
@@ -27,7 +27,7 @@ def is_remote(location: str | os.PathLike[str] | None) -> bool:
 
 
 class RemoteRepository:
-    """A :class:`~manifests.repository.ManifestRepository` behind an ``aimark serve`` (or any SBR service with store routes).
+    """A :class:`~manifests.repository.ManifestRepository` behind an ``aimark serve``.
 
     Parameters
     ----------
@@ -90,7 +90,8 @@ def read_token(path: str | os.PathLike[str] | None) -> str | None:
         try:
             return Path(path).read_text(encoding="utf-8").strip() or None
         except (OSError, UnicodeDecodeError) as error:
-            raise RepositoryError(f"cannot read the token file '{path}' ({getattr(error, 'strerror', error)})") from None
+            reason = getattr(error, "strerror", None) or error
+            raise RepositoryError(f"cannot read the token file '{path}' ({reason})") from None
     return os.environ.get(TOKEN_ENV) or None
 
 

@@ -46,6 +46,9 @@ class Resolvers:
         Base URLs of SBR services, asked in order.
     send_content : bool
         Whether the video may be uploaded to them when no identifier could be read locally.
+    send_evidence : bool
+        Whether key-independent evidence (:mod:`aimark.evidence`) may be sent instead, before
+        any upload: the provider's keys search it, the video stays here.
     timeout : float
         Seconds per request; a slower resolver is a reason, not a failure.
     tokens : mapping of str to str
@@ -57,6 +60,7 @@ class Resolvers:
     send_content: bool = False
     timeout: float = DEFAULT_TIMEOUT
     tokens: Mapping[str, str] = field(default_factory=dict)
+    send_evidence: bool = False
 
     def __post_init__(self) -> None:
         for url in self.urls:
@@ -71,7 +75,7 @@ class Resolution:
     ----------
     resolver : str
     method : str
-        ``"byBinding"`` or ``"byContent"``.
+        ``"byBinding"``, ``"byContent"`` or ``"byEvidence"``.
     manifest_id : str, optional
         The manifest it pointed to, if any.
     record : Record, optional
@@ -121,12 +125,16 @@ def check_store(store: bytes, *, trust_anchors: bytes | None, alg: str, value: s
     return None
 
 
-def _ask(client: ResolverClient, method: str, identifier: str | None, path: Path,
+def _ask(client: ResolverClient, method: str, identifier: str | None, path: Path, evidence: bytes | None,
          trust_anchors: bytes | None, compare: Callable[[Record], FingerprintMatch | None]) -> Resolution:
     value = binding_value(identifier) if identifier else None
     try:
-        matches = (client.by_binding(WATERMARK_ALGORITHM, value) if value is not None
-                   else client.by_content(path, media_type_of(path)))
+        if method == "byBinding":
+            matches = client.by_binding(WATERMARK_ALGORITHM, value)
+        elif method == "byEvidence":
+            matches = client.by_evidence(evidence)
+        else:
+            matches = client.by_content(path, media_type_of(path))
     except ResolverError as error:
         return Resolution(client.url, method, None, None, str(error))
     if not matches:
@@ -162,8 +170,8 @@ def _ask(client: ResolverClient, method: str, identifier: str | None, path: Path
 
 
 def resolve(resolvers: Resolvers, *, identifier: str | None, path: str | os.PathLike[str],
-            trust_anchors: bytes | None,
-            compare: Callable[[Record], FingerprintMatch | None]) -> tuple[Resolution, ...]:
+            trust_anchors: bytes | None, compare: Callable[[Record], FingerprintMatch | None],
+            evidence: Callable[[], bytes] | None = None) -> tuple[Resolution, ...]:
     """Ask each resolver in turn until one gives a manifest that passes every check.
 
     Parameters
@@ -178,23 +186,29 @@ def resolve(resolvers: Resolvers, *, identifier: str | None, path: str | os.Path
         PEM roots a resolver's manifest must chain to.
     compare : callable
         The pictures against a record's fingerprint (see :func:`aimark.verify.verify`).
+    evidence : callable, optional
+        Gives the video's key-independent evidence, when ``send_evidence`` allows sending it.
 
     Returns
     -------
     tuple of Resolution
         One per resolver asked, the accepted one (if any) last.
     """
-    if identifier is None and not resolvers.send_content:
-        return ()
-    method = "byBinding" if identifier else "byContent"
+    if identifier:
+        methods = ["byBinding"]
+    else:  # the least revealing first: evidence, then the video itself
+        methods = (["byEvidence"] if resolvers.send_evidence and evidence else []) + (
+            ["byContent"] if resolvers.send_content else [])
+    body = evidence() if "byEvidence" in methods else None
+    tokens = {u.rstrip("/"): t for u, t in resolvers.tokens.items()}
     answers = []
-    for url in resolvers.urls:
-        token = {u.rstrip("/"): t for u, t in resolvers.tokens.items()}.get(url.rstrip("/"))
-        with ResolverClient(url, token=token, timeout=resolvers.timeout) as client:
-            answer = _ask(client, method, identifier, Path(path), trust_anchors, compare)
-        answers.append(answer)
-        if answer.accepted:
-            break
+    for method in methods:
+        for url in resolvers.urls:
+            with ResolverClient(url, token=tokens.get(url.rstrip("/")), timeout=resolvers.timeout) as client:
+                answer = _ask(client, method, identifier, Path(path), body, trust_anchors, compare)
+            answers.append(answer)
+            if answer.accepted:
+                return tuple(answers)
     return tuple(answers)
 
 

@@ -157,6 +157,18 @@ class ResolverClient:
                                            content=chunks(), timeout=timeout,
                                            headers={"Content-Type": media_type, "Content-Length": str(size)}))
 
+    def by_evidence(self, body: bytes, *, max_results: int = 10) -> list[Match]:
+        """Manifests whose watermark the resolver's keys find in key-independent evidence (aimark's vendor route).
+
+        ``body`` is :meth:`aimark.evidence.Accumulator.encode`'s output; the video itself is never sent.
+        """
+        from aimark import evidence
+
+        timeout = httpx.Timeout(self._http.timeout.connect, read=max(CONTENT_TIMEOUT, self._http.timeout.read or 0))
+        return self._matches(self._request("POST", "/vendor/org.aimark/matches/byEvidence", content=body,
+                                           params={"maxResults": max_results}, timeout=timeout,
+                                           headers={"Content-Type": evidence.MEDIA_TYPE}))
+
     def manifest(self, manifest_id: str) -> FetchedManifest:
         """The manifest store registered as ``manifest_id`` (``GET /manifests/{manifestId}``)."""
         response = self._request("GET", f"/manifests/{quote(manifest_id, safe=':')}")

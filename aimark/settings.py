@@ -34,6 +34,7 @@ Example file::
     [verify]
     resolvers = ["https://provider.example/sbr"]   # asked for identifiers the repository does not hold
     send_content = false                           # upload the video to resolvers (off: the platform's choice)
+    send_evidence = false                          # or send them the whitened evidence only (aimark's vendor route)
     timeout = 10
     trust_anchors = "roots.pem"                    # providers' roots: a resolver's manifest must chain to one
 
@@ -77,13 +78,14 @@ _TABLES: dict[str, dict[str, str]] = {
                "seconds": "notice_seconds"},
     "encoder": {"codec": "codec", "crf": "crf", "preset": "preset", "keep_format": "keep_format"},
     "repository": {"path": "repository", "url": "repository", "token_file": "repository_token_file"},
-    "verify": {"resolvers": "resolvers", "send_content": "send_content", "timeout": "resolver_timeout",
+    "verify": {"resolvers": "resolvers", "send_content": "send_content", "send_evidence": "send_evidence",
+               "timeout": "resolver_timeout",
                "trust_anchors": "trust_anchors", "tokens": "resolver_tokens"},
 }
 _PATHS = {"key", "certificate", "private_key", "repository_token_file", "trust_anchors"}
 # What each field's value must be in the file: text, a number, true/false, or a list of text.
 _NUMBERS = {"strength", "notice_seconds", "crf", "resolver_timeout"}
-_FLAGS = {"notice", "keep_format", "send_content"}
+_FLAGS = {"notice", "keep_format", "send_content", "send_evidence"}
 _LISTS = {"resolvers"}
 _TEXT_TABLES = {"resolver_tokens"}
 
@@ -127,6 +129,8 @@ class Settings:
         Resolution services ``verify`` asks about identifiers its repository does not hold.
     send_content : bool
         Whether ``verify`` may upload the video to those resolvers (byContent).
+    send_evidence : bool
+        Whether ``verify`` may send them key-independent evidence instead (never the video).
     resolver_timeout : float
         Seconds per resolver request.
     trust_anchors : Path, optional
@@ -156,6 +160,7 @@ class Settings:
     repository_token_file: Path | None = None
     resolvers: tuple[str, ...] = ()
     send_content: bool = False
+    send_evidence: bool = False
     resolver_timeout: float = 10.0
     trust_anchors: Path | None = None
     resolver_tokens: dict[str, Path] = field(default_factory=dict)
@@ -247,7 +252,8 @@ class Settings:
                 raise SettingsError(f"cannot read the token file '{file}' for {url} "
                                     f"({getattr(error, 'strerror', None) or error})") from None
         try:
-            return Resolvers(tuple(self.resolvers), self.send_content, self.resolver_timeout, tokens)
+            return Resolvers(tuple(self.resolvers), self.send_content, self.resolver_timeout, tokens,
+                             self.send_evidence)
         except AimarkError as error:
             raise SettingsError(str(error)) from None
 

@@ -187,10 +187,11 @@ def decide(evidence: Evidence) -> Verdict:
                               f"registered with key {e.record.key_id}, found with key {detection.key_id}"))
     for resolution in e.resolutions:
         if resolution.accepted:
-            how = ("found its own watermark in the uploaded pictures" if resolution.method == "byContent"
-                   else "holds the manifest for the identifier")
-            reasons.append(Reason(f"resolver {resolution.resolver} {how}; its manifest is signed under a trusted "
-                                  "root, bound to this mark, and its signed fingerprint matches the pictures",
+            where = {"byContent": "the uploaded pictures", "byEvidence": "the evidence sent (not the video)"}
+            found = (f"resolver {resolution.resolver} found its own watermark in {where[resolution.method]}, and its "
+                     "manifest" if resolution.method in where else f"the manifest from resolver {resolution.resolver}")
+            reasons.append(Reason(f"{found} passed every check: signed under a trusted root, bound to the mark "
+                                  "looked up, and its signed fingerprint matches the pictures",
                                   f"{resolution.method} -> {resolution.manifest_id}"))
         else:
             reasons.append(Reason(f"resolver {resolution.resolver} was not believed or gave nothing",

@@ -24,6 +24,7 @@ import numpy as np
 
 import manifests
 import watermark
+from aimark.evidence import Accumulator
 from aimark.resolution import Resolution, Resolvers, accepted, resolve
 from aimark.verdict import Evidence, Verdict, decide
 from manifests.reading import load_trust_anchors, manifest_store
@@ -313,8 +314,9 @@ def verify(path: str | os.PathLike[str], *, keys: Iterable[watermark.Key] = (),
     facts = _file_facts(path)
     with _repository(repository) as repo:  # first: a wrong repository fails before any decoding
         report, labels, aigc = _manifest_layer(path, trust_anchors)
+        accumulator = Accumulator() if resolvers is not None and resolvers.send_evidence else None
         detections, frames, kept = _picture_layer(path, keys, keyframe_times(facts.duration) if keyframes else (),
-                                                    progress)
+                                                    progress, accumulator)
         found = sorted((d for d in detections if d.detected),  # a readable id first, then a provider's key
                        key=lambda d: (d.identifier is None, d.key_id == watermark.DEFAULT_KEY.key_id, -d.score))
         detection = found[0] if found else None
@@ -329,7 +331,8 @@ def verify(path: str | os.PathLike[str], *, keys: Iterable[watermark.Key] = (),
     if resolvers is not None and resolvers.urls and stripped and record is None:
         resolutions = resolve(resolvers, identifier=mark_id, path=path,
                               trust_anchors=load_trust_anchors(trust_anchors) if trust_anchors else None,
-                              compare=lambda candidate: _recorded(candidate, frames, flipped))
+                              compare=lambda candidate: _recorded(candidate, frames, flipped),
+                              evidence=accumulator.encode if accumulator is not None else None)
         record = accepted(resolutions).record if accepted(resolutions) else None
     match, claimed_match = _recorded(record, frames, flipped), _recorded(claimed_record, frames, flipped)
     timeline = timeline_of(detection) if detection else None
@@ -359,9 +362,10 @@ def _manifest_layer(path: Path, trust_anchors: str | os.PathLike[str] | None
 
 
 def _picture_layer(path: Path, keys: Iterable[watermark.Key], keyframes: Sequence[float],
-                   progress: Callable[[int], None] | None
+                   progress: Callable[[int], None] | None, accumulator: Accumulator | None = None
                    ) -> tuple[tuple[watermark.Detection, ...], tuple[np.ndarray, np.ndarray], tuple[KeyFrame, ...]]:
-    """The one decode: every key's detection, each frame's fingerprint signature and time, the key frames."""
+    """The one decode: every key's detection, each frame's fingerprint signature and time, the key frames
+    (and, into ``accumulator``, the key-independent evidence a resolver's keys can search)."""
     unique = {key.key_id: key for key in [*keys, watermark.DEFAULT_KEY]}
     detectors = [watermark.Detector(key) for key in unique.values()]
     signatures, times, kept = [], [], []
@@ -370,6 +374,8 @@ def _picture_layer(path: Path, keys: Iterable[watermark.Key], keyframes: Sequenc
         evidence = watermark.frame_evidence(picture)  # whitened once for every key
         for detector in detectors:
             detector.add_evidence(evidence, time=picture.time)
+        if accumulator is not None:
+            accumulator.add(evidence)
         signatures.append(fingerprint.frame_signature(picture.luma, bit_depth=picture.bit_depth))
         times.append(picture.time)
         if wanted and picture.time >= wanted[0]:

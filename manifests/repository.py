@@ -8,8 +8,9 @@ manifest again, as the C2PA soft-binding resolution API describes.
 Storage sits behind :class:`ManifestRepository`: an SQLite file by default
 (:class:`SQLiteRepository`), or a PostgreSQL server shared by several
 stamping workers and services (:func:`open_repository` with a
-``postgresql://`` URL), with versioned schemas (:data:`MIGRATIONS`). The identifier and the fingerprint are opaque values here: this
-layer stores them and never interprets them.
+``postgresql://`` URL), with versioned schemas (:data:`MIGRATIONS`). The
+identifier and the fingerprint are opaque values here: this layer stores
+them and never interprets them.
 """
 
 from __future__ import annotations

@@ -138,6 +138,15 @@ def test_a_private_key_mark_is_resolved_by_content_only_when_the_platform_sends_
     assert any("found its own watermark in the uploaded pictures" in r["finding"] for r in sent["reasons"])
 
 
+def test_evidence_finds_a_private_key_mark_without_uploading_the_video(homes):
+    data = verify(homes, homes.private_upload, "--resolver", homes.url, "--trust-anchors", str(homes.root),
+                  "--send-evidence")
+    assert data["verdict"] == "recovered" and data["author"] == "Ada Li"
+    assert [(r["method"], r["accepted"]) for r in data["resolutions"]] == [("byEvidence", True)]
+    assert data["record"]["identifier"] == homes.private_identifier
+    assert any("the evidence sent (not the video)" in r["finding"] for r in data["reasons"])
+
+
 def test_without_the_providers_root_the_manifest_is_not_believed(homes):
     data = verify(homes, homes.public_upload, "--resolver", homes.url)
     assert data["verdict"] == "watermark-only" and data["author"] is None

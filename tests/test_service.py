@@ -4,6 +4,7 @@ server, with a stamping worker registering through it, every status code, the to
 from __future__ import annotations
 
 import base64
+import io
 import json
 import threading
 import time
@@ -11,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
+import numpy as np
 import pytest
 from click.testing import CliRunner
 
@@ -19,6 +21,7 @@ import watermark
 from _postgres import postgres_server  # noqa: F401  (fixture)
 from _service import serving
 from aimark.cli import main
+from aimark.evidence import Accumulator
 from aimark.remote import RemoteRepository
 from aimark.resolver import ResolverClient
 from aimark.service import ServiceConfig, TokenStore, create_app
@@ -27,6 +30,13 @@ from aimark.stamp import Stamper
 from conftest import make_clip
 from manifests import WATERMARK_ALGORITHM, binding_value
 from manifests.repository import RepositoryError, embedded_store, open_repository
+from watermark.video import read_pictures
+
+
+def npy(array: np.ndarray) -> bytes:
+    buffer = io.BytesIO()
+    np.save(buffer, array, allow_pickle=array.dtype == object)
+    return buffer.getvalue()
 
 
 @dataclass
@@ -302,3 +312,33 @@ def test_service_commands_have_help_with_an_example():
     for command in (main.commands["serve"], *main.commands["tokens"].commands.values()):
         assert "Example" in (command.help or ""), command.name
     assert base64.b64decode(binding_value("00c0ffee12345678")).hex() == "00c0ffee12345678"
+
+
+def test_key_independent_evidence_finds_a_private_mark_without_the_video(provider):
+    accumulator = Accumulator()
+    for picture in read_pictures(provider.stamped):
+        accumulator.add(watermark.frame_evidence(picture))
+    body = accumulator.encode()
+    assert len(body) < 400_000  # a few hundred kilobytes, whatever the video's length
+    with ResolverClient(provider.url) as client:
+        assert [m.manifest_id for m in client.by_evidence(body)] == [provider.manifest_id]
+    unmarked = Accumulator()
+    for picture in read_pictures(make_clip(provider.uploads.parent / "other.mp4", frames=25, seed=5)):
+        unmarked.add(watermark.frame_evidence(picture))
+    with ResolverClient(provider.url) as client:
+        assert client.by_evidence(unmarked.encode()) == []
+
+
+@pytest.mark.parametrize("body, media, status, words", [
+    (b"not npy", "application/vnd.aimark.evidence+npy", 400, "not a NumPy .npy array"),
+    (npy(np.zeros((288, 512), np.float32)), "application/vnd.aimark.evidence+npy", 400, "2-D float16"),
+    (npy(np.zeros((8, 8), np.float16)), "application/vnd.aimark.evidence+npy", 400, "outside 32-4096"),
+    (npy(np.full((64, 64), np.inf, np.float16)), "application/vnd.aimark.evidence+npy", 400, "not finite"),
+    (npy(np.array([object()])), "application/vnd.aimark.evidence+npy", 400, "not a NumPy .npy array"),
+    (b"\0" * 100, "application/octet-stream", 415, "vnd.aimark.evidence"),
+    (b"\0" * (3 << 20), "application/vnd.aimark.evidence+npy", 413, "at most"),
+])
+def test_bad_evidence_is_refused(provider, body, media, status, words):
+    response = httpx.post(f"{provider.url}/vendor/org.aimark/matches/byEvidence", content=body,
+                          headers={"Content-Type": media})
+    assert response.status_code == status and words in response.json()["detail"], response.text

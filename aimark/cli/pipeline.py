@@ -145,6 +145,9 @@ def _batch_line(item: BatchItem) -> str:
 @click.option("--send-content/--no-send-content", default=None,
               help="Upload the video to the resolvers when no key here reads its mark (default: off; uploading a "
                    "user's video is the platform's choice).")
+@click.option("--send-evidence/--no-send-evidence", default=None,
+              help="Send the resolvers key-independent evidence (the video's whitened frames summed, at 288 lines; "
+                   "never the video) when no key here reads its mark; aimark resolvers only. Default: off.")
 @click.option("--resolver-timeout", type=click.FloatRange(0.1, 600), metavar="SECONDS",
               help="Seconds to wait for each resolver request (default 10).")
 @repository_option
@@ -155,8 +158,8 @@ def _batch_line(item: BatchItem) -> str:
 @user_errors
 def verify(inputs: tuple[str, ...], key_paths: tuple[str, ...], trust_anchors: str | None, report_path: str | None,
            json_lines: bool, exit_worst: bool, resolver_urls: tuple[str, ...], send_content: bool | None,
-           resolver_timeout: float | None, repository_path: str | None, settings_path: str | None, force: bool,
-           as_json: bool, quiet: bool) -> None:
+           send_evidence: bool | None, resolver_timeout: float | None, repository_path: str | None,
+           settings_path: str | None, force: bool, as_json: bool, quiet: bool) -> None:
     """Say who made a video, whether it is AI-generated, and whether it is intact.
 
     Reads the C2PA manifest and validates it, detects the watermark with each
@@ -185,7 +188,7 @@ def verify(inputs: tuple[str, ...], key_paths: tuple[str, ...], trust_anchors: s
       aimark verify upload.mp4 --resolver https://provider.example/sbr --trust-anchors provider-root.pem
     """
     settings = _settings(settings_path, resolver_timeout=resolver_timeout, send_content=send_content,
-                         resolvers=resolver_urls or None, trust_anchors=trust_anchors)
+                         send_evidence=send_evidence, resolvers=resolver_urls or None, trust_anchors=trust_anchors)
     key_paths = key_paths or ((str(settings.key),) if settings.key else ())
     repository = repository_path or settings.repository
     trust_anchors = str(settings.trust_anchors) if settings.trust_anchors else None

@@ -35,7 +35,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 import watermark
-from aimark import __version__
+from aimark import __version__, evidence
 from aimark.resolver import C2PA_MEDIA_TYPE, MAX_STORE_BYTES
 from aimark.service.tokens import TokenStore
 from aimark.service.uploads import UploadError, detect_upload, received
@@ -51,6 +51,8 @@ API_VERSION = "1.1.0"
 MAX_RESULTS = 100
 #: A byBinding query longer than this must use POST (414).
 MAX_QUERY = 2048
+#: Prefix of aimark's own routes (the SBR document's place for vendor extensions).
+VENDOR = "/vendor/org.aimark"
 #: Environment variable through which ``aimark serve`` gives its options to each worker process.
 CONFIG_ENV = "AIMARK_SERVE_CONFIG"
 #: Default upload limit: 2 GiB.
@@ -153,6 +155,20 @@ def _errors(*codes: int) -> dict[int | str, dict[str, Any]]:
              404: "Not found", 409: "Already registered", 413: "Too large, or too long to decode",
              414: "Query too long: use POST", 415: "Unsupported media type", 503: "Busy or unavailable"}
     return {code: {"model": Problem, "description": words[code]} for code in codes}
+
+
+async def _body(request: Request, limit: int, what: str) -> bytes:
+    """The request body, read as it streams and refused past ``limit`` bytes (413)."""
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > limit:
+            raise HTTPException(413, f"{what} is at most {limit:,} bytes")
+    return bytes(body)
+
+
+def _media(request: Request) -> str:
+    return request.headers.get("content-type", "").split(";")[0].strip().lower()
 
 
 def _matches(manifest_ids: list[str], limit: int) -> SoftBindingQueryResult:
@@ -281,12 +297,13 @@ def create_app(config: ServiceConfig, repository: DatabaseRepository | None = No
               summary="Manifests whose watermark the provider's keys find in an uploaded video")
     async def by_content(request: Request, alg: Annotated[Alg | None, Query()] = None,
                          max_results: Annotated[int, Query(alias="maxResults", ge=1)] = 10) -> SoftBindingQueryResult:
-        media = request.headers.get("content-type", "").split(";")[0].strip().lower()
+        media = _media(request)
         if not media.startswith("video/"):
             raise HTTPException(415, f"send the video with a video/* Content-Type, not {media[:80] or 'none'}")
         declared = request.headers.get("content-length", "")
         if declared.isdigit() and int(declared) > config.max_upload_bytes:
-            raise HTTPException(413, f"the upload is larger than the service's limit of {config.max_upload_bytes:,} bytes")
+            raise HTTPException(413, f"the upload is larger than the service's limit of "
+                                     f"{config.max_upload_bytes:,} bytes")
         if uploads.locked():
             raise HTTPException(503, "every upload slot is busy; retry in a minute", headers={"Retry-After": "60"})
         async with uploads:
@@ -297,9 +314,41 @@ def create_app(config: ServiceConfig, repository: DatabaseRepository | None = No
                                                          max_seconds=config.max_decode_seconds)
             except UploadError as error:
                 raise HTTPException(error.status, str(error)) from None
+        return await answer(detections, max_results)
+
+    async def answer(detections: list[watermark.Detection], max_results: int) -> SoftBindingQueryResult:
+        """The manifests registered for the identifiers the service's keys found."""
         found = {d.identifier for d in detections if d.detected and d.identifier}
         labels = await run_in_threadpool(lambda: [m for m in map(repo.manifest_of, sorted(found)) if m])
         return _matches(labels, min(max_results, MAX_RESULTS))
+
+    @app.post(f"{VENDOR}/matches/byEvidence", tags=["vendor"], operation_id="queryByEvidence", dependencies=reader,
+              response_model=SoftBindingQueryResult, response_model_exclude_none=True,
+              responses=_errors(400, 401, 403, 413, 415, 503),
+              openapi_extra={**anonymous, "requestBody": {"required": True, "content": {
+                  evidence.MEDIA_TYPE: {"schema": {"type": "string", "format": "binary"}}}}},
+              summary="Manifests whose watermark the provider's keys find in key-independent evidence "
+                      f"({evidence.ALGORITHM}: the video's whitened frames summed, never the video)")
+    async def by_evidence(request: Request,
+                          max_results: Annotated[int, Query(alias="maxResults", ge=1)] = 10) -> SoftBindingQueryResult:
+        if _media(request) != evidence.MEDIA_TYPE:
+            raise HTTPException(415, f"send the evidence as {evidence.MEDIA_TYPE}, "
+                                     f"not {_media(request)[:80] or 'none'}")
+        try:
+            array = evidence.decode(await _body(request, evidence.MAX_BYTES, "evidence"))
+        except evidence.EvidenceError as error:
+            raise HTTPException(400, str(error)) from None
+        if uploads.locked():
+            raise HTTPException(503, "every analysis slot is busy; retry in a minute", headers={"Retry-After": "60"})
+        async with uploads:
+            detections = await run_in_threadpool(search, array)
+        return await answer(detections, max_results)
+
+    def search(array: Any) -> list[watermark.Detection]:
+        detectors = [watermark.Detector(key) for key in config.keys or (watermark.DEFAULT_KEY,)]
+        for detector in detectors:
+            detector.add_evidence(array, time=0.0)
+        return [detector.result() for detector in detectors]
 
     @app.get("/manifests/{manifestId}", tags=["fetch"], operation_id="getManifestById", dependencies=reader,
              openapi_extra=anonymous,
@@ -321,15 +370,10 @@ def create_app(config: ServiceConfig, repository: DatabaseRepository | None = No
                   C2PA_MEDIA_TYPE: {"schema": {"type": "string", "format": "binary"}}}}},
               summary="Register a manifest store made by aimark stamp (its soft binding and fingerprint inside)")
     async def store_manifest(request: Request) -> Stored:
-        media = request.headers.get("content-type", "").split(";")[0].strip().lower()
-        if media != C2PA_MEDIA_TYPE:
-            raise HTTPException(415, f"send the manifest store as {C2PA_MEDIA_TYPE}, not {media[:80] or 'none'}")
-        body = bytearray()
-        async for chunk in request.stream():
-            body += chunk
-            if len(body) > MAX_STORE_BYTES:
-                raise HTTPException(413, f"a manifest store is at most {MAX_STORE_BYTES:,} bytes")
-        return await run_in_threadpool(register, bytes(body))
+        if _media(request) != C2PA_MEDIA_TYPE:
+            raise HTTPException(415, f"send the manifest store as {C2PA_MEDIA_TYPE}, "
+                                     f"not {_media(request)[:80] or 'none'}")
+        return await run_in_threadpool(register, await _body(request, MAX_STORE_BYTES, "a manifest store"))
 
     def register(store: bytes) -> Stored:
         state, reasons = validate_store(store, config.trust_anchors)

@@ -96,7 +96,8 @@ class TokenStore:
     def tokens(self) -> list[TokenInfo]:
         """Every token, by name."""
         rows = self.database.execute("SELECT name, scopes, created FROM service_tokens ORDER BY name")
-        return [TokenInfo(name, tuple(scopes.split()), datetime.fromisoformat(created)) for name, scopes, created in rows]
+        return [TokenInfo(name, tuple(scopes.split()), datetime.fromisoformat(created))
+                for name, scopes, created in rows]
 
     def revoke(self, name: str) -> None:
         """Delete the token named ``name``; its holder is refused from the next request on."""
