@@ -68,6 +68,7 @@ class RemoteRepository:
             fetched = self._client.manifest(matches[0].manifest_id)
         except ResolverError as error:
             raise RepositoryError(f"cannot look {identifier} up in {self.location}: {error}") from None
+        # Last-Modified is the service's registration time; a service that does not say is taken as 'now'.
         return record_from_store(fetched.store, registered=fetched.registered or datetime.now(timezone.utc))
 
     def records(self, *, limit: int | None = None) -> list[Record]:

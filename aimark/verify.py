@@ -230,6 +230,8 @@ def _repository(repository: ManifestRepository | str | os.PathLike[str] | None
     if repository is not None and not isinstance(repository, (str, os.PathLike)):
         yield repository
         return
+    if isinstance(repository, str) and repository.startswith(("http://", "https://")):
+        raise RepositoryError(f"{repository} is a resolution service, not a repository; ask it with --resolver")
     if is_postgres_url(repository):
         with open_repository(repository) as opened:
             yield opened

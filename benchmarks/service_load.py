@@ -5,15 +5,17 @@ A throwaway PostgreSQL server (the machine's binaries, fsync off, as the tests
 start one) is filled with 1,000,000 records by COPY: real identifiers and
 labels, small placeholder stores and fingerprints (a lookup reads neither),
 plus one real stamped 1080p clip per source. ``aimark serve`` runs in its own
-process, the load generator in this one (a keep-alive HTTP/1.1 client on
-asyncio streams, 32 connections), on the same 2 cores.
+processes (2 workers), the load generator in this one (a keep-alive HTTP/1.1
+client on asyncio streams), on the same 2 cores.
 
-byBinding: for a fixed time, each connection sends lookups of random
-identifiers (90 % registered, 10 % not) one after another; every answer is
-checked (the right manifestId, or no match). Reported: lookups per second
-and latency percentiles; beside it, what a user would otherwise run: the
-same lookups as direct SQL queries through a psycopg pool from as many
-threads (the database's own floor, no HTTP).
+byBinding: for a fixed time, each of 1, 8 and 32 connections sends lookups
+of random identifiers (90 % registered, 10 % not) one after another; every
+answer is checked (the right manifestId, or no match). Reported: lookups per
+second, latency percentiles and lookups per CPU-second of the server (the
+machine is shared, so CPU time says what the service costs when wall time
+cannot); beside it, what a user would otherwise run: the same lookups as
+direct SQL queries through a psycopg pool from 8 threads (the database's
+own floor, no HTTP).
 
 byContent: each 10-second 1080p clip, stamped with the provider's private
 key, is uploaded a few times; the answer must name its manifest. Reported:

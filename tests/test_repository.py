@@ -160,9 +160,9 @@ def test_embedded_store_is_the_signed_manifest(tmp_path):
     assert (claims.author, claims.model, claims.ai_generated) == ("Ada", "VidGen", True)
 
 
-def test_cli_list_show_export(tmp_path):
-    path = tmp_path / "repo.sqlite"
-    with SQLiteRepository(path) as repo:
+def test_cli_list_show_export(tmp_path, location):
+    path = location
+    with open_repository(location) as repo:
         repo.add(record("00000000000000a1"))
     runner = CliRunner()
     listed = runner.invoke(main, ["repository", "list", "--repository", str(path)])
@@ -181,6 +181,11 @@ def test_cli_list_show_export(tmp_path):
                                          "manifest_id": "urn:c2pa:00000000000000a1", "size_bytes": 50}
     missing = runner.invoke(main, ["repository", "show", "00000000000000ff", "--repository", str(path)])
     assert missing.exit_code == 2 and missing.output.startswith("Error: identifier 00000000000000ff is not in")
+
+
+def test_a_service_url_is_not_a_repository_to_list(tmp_path):
+    listed = CliRunner().invoke(main, ["repository", "list", "--repository", "https://sbr.acme.example"])
+    assert listed.exit_code == 2 and "is a resolution service; look into its database" in listed.output
 
 
 def test_repository_commands_have_help_with_an_example():

@@ -152,12 +152,50 @@ path = "repo.sqlite"
     ("organisation = ", "not valid TOML"),
     ("[encoder]\ncrf = 'high'", "encoder.crf = 'high' should be a number"),
     ("[notice]\nshow = 1", "notice.show = 1 should be true or false"),
+    ("[repository]\npath = 'a.sqlite'\nurl = 'postgresql://db/x'", "path or url, not both"),
+    ("[verify]\nresolvers = 'https://x.example'", "verify.resolvers = 'https://x.example' should be a list of text"),
+    ("[verify]\nsend_content = 'yes'", "verify.send_content = 'yes' should be true or false"),
+    ("[verify]\ntimeout = 0", "resolver timeout 0 s is outside"),
+    ("[verify]\nresolver = []", "unknown key(s) resolver in [verify]"),
 ])
 def test_settings_mistakes_are_named(tmp_path, text, message):
     path = tmp_path / "s.toml"
     path.write_text(text, encoding="utf-8")
     with pytest.raises(SettingsError, match=message.replace("(", r"\(").replace(")", r"\)").replace("[", r"\[")):
         Settings.load(path)
+
+
+def test_settings_name_repositories_by_url_and_the_resolvers_to_ask(tmp_path):
+    (tmp_path / "other.token").write_text("aimark_secret\n")
+    path = tmp_path / "platform.toml"
+    path.write_text("""
+[repository]
+url = "postgresql://aimark@db.internal/manifests"
+token_file = "worker.token"
+
+[verify]
+resolvers = ["https://sbr.acme.example", "https://sbr.other.example"]
+send_evidence = true
+timeout = 3
+trust_anchors = "roots.pem"
+
+[verify.tokens]
+"https://sbr.other.example" = "other.token"
+""", encoding="utf-8")
+    settings = Settings.load(path)
+    assert settings.repository == "postgresql://aimark@db.internal/manifests"  # a URL, not a path
+    assert settings.repository_token_file == tmp_path / "worker.token"
+    assert settings.trust_anchors == tmp_path / "roots.pem"
+    resolvers = settings.resolution()
+    assert resolvers.urls == ("https://sbr.acme.example", "https://sbr.other.example")
+    assert resolvers.send_evidence and not resolvers.send_content and resolvers.timeout == 3
+    assert resolvers.tokens == {"https://sbr.other.example": "aimark_secret"}
+    (tmp_path / "other.token").unlink()
+    with pytest.raises(SettingsError, match="cannot read the token file"):
+        settings.resolution()
+    plain = Settings(resolvers=("http://sbr.other.example",), resolver_tokens={"http://sbr.other.example": path})
+    with pytest.raises(SettingsError, match="a token is sent only over https"):
+        plain.resolution()
 
 
 def test_cli_stamp_json_and_settings_error(tmp_path, source):

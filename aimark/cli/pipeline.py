@@ -22,7 +22,8 @@ from aimark.settings import SETTINGS_ENV, Settings
 from aimark.stamp import StampResult, Stamper
 from aimark.verdict import Kind, model_name
 from aimark.verify import verify as verify_file
-from manifests.repository import Record, RepositoryError, SQLiteRepository
+from aimark.remote import is_remote
+from manifests.repository import DatabaseRepository, Record, RepositoryError, open_repository
 
 settings_option = click.option(
     "--settings", "settings_path", type=click.Path(dir_okay=False), envvar=SETTINGS_ENV,
@@ -235,9 +236,13 @@ def repository() -> None:
     """
 
 
-def _open(repository_path: str | None, settings_path: str | None) -> SQLiteRepository:
-    settings = _settings(settings_path)
-    return SQLiteRepository(repository_path or settings.repository)
+def _open(repository_path: str | None, settings_path: str | None) -> DatabaseRepository:
+    """The repository to look into: an SQLite file or a PostgreSQL database (a service has no listing)."""
+    location = repository_path or _settings(settings_path).repository
+    if is_remote(location):
+        raise RepositoryError(f"{location} is a resolution service; look into its database instead "
+                              "(--repository postgresql://... or the SQLite file it serves)")
+    return open_repository(location)
 
 
 @repository.command(name="list")
@@ -265,7 +270,7 @@ def list_records(limit: int, repository_path: str | None, settings_path: str | N
                    f"{model_name(record.model, record.model_version)}")
 
 
-def _record(repo: SQLiteRepository, identifier: str) -> Record:
+def _record(repo: DatabaseRepository, identifier: str) -> Record:
     record = repo.get(identifier)
     if record is None:
         raise RepositoryError(f"identifier {identifier} is not in {repo.location}; "

@@ -10,7 +10,7 @@ import click
 
 import watermark
 from aimark.cli.output import emit_json, json_option, user_errors
-from aimark.cli.pipeline import settings_option, _settings
+from aimark.cli.pipeline import _settings, repository_option, settings_option
 from aimark.errors import AimarkError
 from aimark.service import SCOPES, TokenStore
 from aimark.service.app import CONFIG_ENV
@@ -18,14 +18,9 @@ from manifests.reading import load_trust_anchors
 from manifests.database import redacted
 from manifests.repository import default_path, open_repository
 
-repository_option = click.option(
-    "--repository", "location", metavar="PATH|URL",
-    help="The repository: an SQLite file or a postgresql:// URL. Default: the settings' one, "
-         "else <aimark home>/repository.sqlite.")
-
-
-def _location(location: str | None, settings_path: str | None) -> str:
-    chosen = location or _settings(settings_path).repository or default_path()
+def _location(repository_path: str | None, settings_path: str | None) -> str:
+    """The service's database: the option, else the settings', else the default SQLite file."""
+    chosen = repository_path or _settings(settings_path).repository or default_path()
     if isinstance(chosen, str) and chosen.startswith(("http://", "https://")):
         raise AimarkError(f"the service needs its database, not another service ({chosen}); "
                           "give an SQLite path or a postgresql:// URL")
@@ -53,7 +48,7 @@ def _location(location: str | None, settings_path: str | None) -> str:
               help="Server processes on the port (with PostgreSQL; SQLite serializes writes anyway).")
 @settings_option
 @user_errors
-def serve(location: str | None, key_paths: tuple[str, ...], host: str, port: int, reads: str,
+def serve(repository_path: str | None, key_paths: tuple[str, ...], host: str, port: int, reads: str,
           trust_anchors: str | None, max_upload_mb: int, decode_limit: float, uploads: int, workers: int,
           settings_path: str | None) -> None:
     """Serve the C2PA Soft Binding Resolution API over the manifest repository.
@@ -74,7 +69,7 @@ def serve(location: str | None, key_paths: tuple[str, ...], host: str, port: int
     settings = _settings(settings_path)
     paths = [str(Path(p).resolve()) for p in key_paths or ((str(settings.key),) if settings.key else ())]
     keys = [watermark.Key.load(p) for p in paths]  # here, so a bad file is one error line before any worker starts
-    options = {"repository": _location(location, settings_path), "key_files": paths,
+    options = {"repository": _location(repository_path, settings_path), "key_files": paths,
                "anonymous_reads": reads == "anonymous",
                "trust_anchors_file": str(Path(trust_anchors).resolve()) if trust_anchors else None,
                "max_upload_bytes": max_upload_mb << 20, "max_decode_seconds": decode_limit,
@@ -110,7 +105,7 @@ def tokens() -> None:
 @repository_option
 @settings_option
 @user_errors
-def add_token(name: str, scopes: tuple[str, ...], out_path: str | None, location: str | None,
+def add_token(name: str, scopes: tuple[str, ...], out_path: str | None, repository_path: str | None,
               settings_path: str | None) -> None:
     """Make a token NAME with the given scopes; it is shown (or written) once, and only its hash is kept.
 
@@ -120,7 +115,7 @@ def add_token(name: str, scopes: tuple[str, ...], out_path: str | None, location
     """
     if out_path is not None and os.path.lexists(out_path):
         raise AimarkError(f"'{out_path}' exists; a token file is never overwritten")
-    with open_repository(_location(location, settings_path)) as repo:
+    with open_repository(_location(repository_path, settings_path)) as repo:
         token = TokenStore(repo.database).create(name, scopes)
     if out_path is None:
         click.echo(token)
@@ -130,7 +125,7 @@ def add_token(name: str, scopes: tuple[str, ...], out_path: str | None, location
         with os.fdopen(descriptor, "w", encoding="utf-8") as stream:
             stream.write(token + "\n")
     except OSError as error:
-        with open_repository(_location(location, settings_path)) as repo:
+        with open_repository(_location(repository_path, settings_path)) as repo:
             TokenStore(repo.database).revoke(name)  # a token nobody holds must not stay valid
         raise AimarkError(f"cannot write '{out_path}' ({error.strerror}); the token was not kept") from None
     click.echo(f"Wrote token {name} ({', '.join(scopes)}) to {out_path}", err=True)
@@ -141,14 +136,14 @@ def add_token(name: str, scopes: tuple[str, ...], out_path: str | None, location
 @settings_option
 @json_option
 @user_errors
-def list_tokens(location: str | None, settings_path: str | None, as_json: bool) -> None:
+def list_tokens(repository_path: str | None, settings_path: str | None, as_json: bool) -> None:
     """List token names, scopes and creation times (never the tokens).
 
     \b
     Example:
       aimark tokens list --json
     """
-    with open_repository(_location(location, settings_path)) as repo:
+    with open_repository(_location(repository_path, settings_path)) as repo:
         found = TokenStore(repo.database).tokens()
     if as_json:
         emit_json({"tokens": [token.to_dict() for token in found]})
@@ -162,14 +157,14 @@ def list_tokens(location: str | None, settings_path: str | None, as_json: bool) 
 @repository_option
 @settings_option
 @user_errors
-def revoke(name: str, location: str | None, settings_path: str | None) -> None:
+def revoke(name: str, repository_path: str | None, settings_path: str | None) -> None:
     """Revoke the token NAME: every service process refuses it from the next request on.
 
     \b
     Example:
       aimark tokens revoke worker-1
     """
-    with open_repository(_location(location, settings_path)) as repo:
+    with open_repository(_location(repository_path, settings_path)) as repo:
         TokenStore(repo.database).revoke(name)
     click.echo(f"Revoked token {name}", err=True)
 
