@@ -27,6 +27,8 @@ from aimark.errors import AimarkError
 C2PA_MEDIA_TYPE = "application/c2pa"
 #: Largest manifest store accepted from a resolver: a stamped store is a few tens of kilobytes.
 MAX_STORE_BYTES = 16 << 20
+#: Largest answer accepted from a resolver other than a manifest store (a matches list is tiny).
+MAX_ANSWER_BYTES = 1 << 20
 #: Default seconds to wait for a resolver, per request.
 DEFAULT_TIMEOUT = 10.0
 #: Seconds a byContent upload may wait for its answer: the resolver decodes the whole video first.
@@ -113,9 +115,19 @@ class ResolverClient:
         self._http = httpx.Client(base_url=self.url, headers=headers, timeout=timeout, follow_redirects=False,
                                   trust_env=False)
 
-    def _request(self, method: str, path: str, **options: Any) -> httpx.Response:
+    def _request(self, method: str, path: str, *, limit: int = MAX_ANSWER_BYTES, **options: Any) -> httpx.Response:
+        """The answer, read as it streams and cut off past ``limit`` bytes (a resolver cannot fill memory)."""
         try:
-            response = self._http.request(method, path, **options)
+            with self._http.stream(method, path, **options) as streamed:
+                body = bytearray()
+                for chunk in streamed.iter_bytes():
+                    body += chunk
+                    if len(body) > limit:
+                        raise ResolverError(f"resolver {self.url} sent more than {limit:,} bytes to "
+                                            f"{method} {path.split('?')[0]}")
+                headers = {k: v for k, v in streamed.headers.items()
+                           if k.lower() not in ("content-encoding", "content-length", "transfer-encoding")}
+                response = httpx.Response(streamed.status_code, headers=headers, content=bytes(body))
         except httpx.TimeoutException:
             waited = options["timeout"].read if "timeout" in options else self._http.timeout.read
             raise ResolverError(f"resolver {self.url} did not answer within {waited:g} s") from None
@@ -171,12 +183,10 @@ class ResolverClient:
 
     def manifest(self, manifest_id: str) -> FetchedManifest:
         """The manifest store registered as ``manifest_id`` (``GET /manifests/{manifestId}``)."""
-        response = self._request("GET", f"/manifests/{quote(manifest_id, safe=':')}")
+        response = self._request("GET", f"/manifests/{quote(manifest_id, safe=':')}", limit=MAX_STORE_BYTES)
         if response.headers.get("content-type", "").split(";")[0].strip() != C2PA_MEDIA_TYPE:
             raise ResolverError(f"resolver {self.url} sent {response.headers.get('content-type') or 'no type'} "
                                 f"for manifest {manifest_id}, not {C2PA_MEDIA_TYPE}")
-        if len(response.content) > MAX_STORE_BYTES:
-            raise ResolverError(f"resolver {self.url} sent a manifest store of {len(response.content):,} bytes")
         try:
             registered = parsedate_to_datetime(response.headers["last-modified"])
         except (KeyError, TypeError, ValueError):

@@ -27,8 +27,8 @@ import watermark
 from aimark.evidence import Accumulator
 from aimark.resolution import Resolution, Resolvers, accepted, resolve
 from aimark.verdict import Evidence, Verdict, decide
-from manifests.reading import load_trust_anchors, manifest_store
 from manifests.database import is_postgres_url
+from manifests.reading import load_trust_anchors, manifest_store
 from manifests.repository import (ManifestRepository, Record, RepositoryError, SQLiteRepository, default_path,
                                   open_repository, stored_claims)
 from watermark import fingerprint
@@ -297,7 +297,7 @@ def verify(path: str | os.PathLike[str], *, keys: Iterable[watermark.Key] = (),
     resolvers : Resolvers, optional
         Resolution services to ask when the file carries no manifest and the
         repository does not hold the identifier (or no key here reads the mark
-        and ``send_content`` allows an upload). Their manifests count only
+        and ``send_evidence`` or ``send_content`` allows asking anyway). Their manifests count only
         when trusted (``trust_anchors``), bound to what was looked up, and
         matching the pictures (see :mod:`aimark.resolution`).
 

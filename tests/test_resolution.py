@@ -213,3 +213,16 @@ def test_resolvers_come_from_the_settings_file_too(homes):
 def test_a_bad_resolver_url_is_one_error_line(homes):
     result = run(homes.platform, "verify", str(homes.public_upload), "--resolver", "file:///etc/passwd")
     assert result.exit_code == 2 and result.output.startswith("Error: resolver 'file:///etc/passwd' is not an http")
+
+
+def test_a_resolver_that_floods_its_answer_is_cut_off(homes):
+    flood = FastAPI()
+
+    @flood.get("/matches/byBinding")
+    def matches() -> Response:
+        return Response(b"[" * (3 << 20), media_type="application/json")
+
+    with serving(flood) as flooding:
+        data = verify(homes, homes.public_upload, "--resolver", flooding, "--trust-anchors", str(homes.root))
+    assert data["verdict"] == "watermark-only"
+    assert "sent more than 1,048,576 bytes" in data["resolutions"][0]["refused"]
