@@ -226,12 +226,10 @@ def create_app(config: ServiceConfig, repository: DatabaseRepository | None = No
     bearer = HTTPBearer(auto_error=False, description="A token from `aimark tokens add` "
                                                       "(scopes: store, fetch).")
 
-    def needs(scope: str, *, unless_anonymous: bool = False) -> Callable[..., None]:
+    def needs(scope: str) -> Callable[..., None]:
         # async: no thread hop per request; a token check is one indexed query
         async def check(credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]) -> None:
             if credentials is None:
-                if unless_anonymous and config.anonymous_reads:
-                    return
                 raise HTTPException(401, f"this route needs a bearer token with the {scope} scope",
                                     headers={"WWW-Authenticate": "Bearer"})
             scopes = tokens.scopes(credentials.credentials)
@@ -244,9 +242,8 @@ def create_app(config: ServiceConfig, repository: DatabaseRepository | None = No
 
         return check
 
-    reader = [Depends(needs("fetch", unless_anonymous=True))]
-    # Documented as the SBR API does: a fetch token, or (when reads are anonymous) none.
-    anonymous = {"security": [{"HTTPBearer": []}, {}]} if config.anonymous_reads else {}
+    # Anonymous reads resolve no dependency at all: on the lookup path that is half the framework's work.
+    reader = [] if config.anonymous_reads else [Depends(needs("fetch"))]
     writer = [Depends(needs("store"))]
 
     @app.exception_handler(RequestValidationError)
@@ -274,16 +271,14 @@ def create_app(config: ServiceConfig, repository: DatabaseRepository | None = No
         return JSONResponse(_matches([label] if label else [], limit).model_dump(by_alias=True, exclude_none=True))
 
     @app.get("/matches/byBinding", tags=["query"], operation_id="queryByBinding", dependencies=reader,
-             openapi_extra=anonymous,
-             response_model=SoftBindingQueryResult, response_model_exclude_none=True,
+                          response_model=SoftBindingQueryResult, response_model_exclude_none=True,
              responses=_errors(400, 401, 403, 414, 503), summary="Manifests registered for a soft binding")
     async def by_binding(alg: Annotated[Alg, Query()], value: Annotated[str, Query(pattern=_BINDING_VALUE)],
                          max_results: Annotated[int, Query(alias="maxResults", ge=1)] = 10) -> JSONResponse:
         return lookup(alg, value, min(max_results, MAX_RESULTS))
 
     @app.post("/matches/byBinding", tags=["query"], operation_id="queryByLargeBinding", dependencies=reader,
-             openapi_extra=anonymous,
-              response_model=SoftBindingQueryResult, response_model_exclude_none=True,
+                           response_model=SoftBindingQueryResult, response_model_exclude_none=True,
               responses=_errors(400, 401, 403, 503), summary="The same, with the binding in the body")
     async def by_large_binding(query: SoftBindingQuery,
                                max_results: Annotated[int, Query(alias="maxResults", ge=1)] = 10) -> JSONResponse:
@@ -292,7 +287,7 @@ def create_app(config: ServiceConfig, repository: DatabaseRepository | None = No
     @app.post("/matches/byContent", tags=["query"], operation_id="uploadFile", dependencies=reader,
               response_model=SoftBindingQueryResult, response_model_exclude_none=True,
               responses=_errors(400, 401, 403, 413, 415, 503),
-              openapi_extra={**anonymous, "requestBody": {"required": True, "content": {
+              openapi_extra={"requestBody": {"required": True, "content": {
                   "video/*": {"schema": {"type": "string", "format": "binary"}}}}},
               summary="Manifests whose watermark the provider's keys find in an uploaded video")
     async def by_content(request: Request, alg: Annotated[Alg | None, Query()] = None,
@@ -325,7 +320,7 @@ def create_app(config: ServiceConfig, repository: DatabaseRepository | None = No
     @app.post(f"{VENDOR}/matches/byEvidence", tags=["vendor"], operation_id="queryByEvidence", dependencies=reader,
               response_model=SoftBindingQueryResult, response_model_exclude_none=True,
               responses=_errors(400, 401, 403, 413, 415, 503),
-              openapi_extra={**anonymous, "requestBody": {"required": True, "content": {
+              openapi_extra={"requestBody": {"required": True, "content": {
                   evidence.MEDIA_TYPE: {"schema": {"type": "string", "format": "binary"}}}}},
               summary="Manifests whose watermark the provider's keys find in key-independent evidence "
                       f"({evidence.ALGORITHM}: the video's whitened frames summed, never the video)")
@@ -351,8 +346,7 @@ def create_app(config: ServiceConfig, repository: DatabaseRepository | None = No
         return [detector.result() for detector in detectors]
 
     @app.get("/manifests/{manifestId}", tags=["fetch"], operation_id="getManifestById", dependencies=reader,
-             openapi_extra=anonymous,
-             responses={200: {"content": {C2PA_MEDIA_TYPE: {}}, "description": "The manifest store"},
+                          responses={200: {"content": {C2PA_MEDIA_TYPE: {}}, "description": "The manifest store"},
                         **_errors(400, 401, 403, 404, 503)},
              response_class=Response, summary="A registered manifest store (application/c2pa)")
     def get_manifest(manifest_id: Annotated[str, PathParam(alias="manifestId", pattern=_MANIFEST_ID)],
