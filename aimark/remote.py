@@ -10,9 +10,8 @@ from __future__ import annotations
 
 import os
 from datetime import datetime, timezone
-from pathlib import Path
 
-from aimark.resolver import DEFAULT_TIMEOUT, ResolverClient, ResolverError
+from aimark.resolver import DEFAULT_TIMEOUT, ResolverClient, ResolverError, token_from_file
 from manifests import WATERMARK_ALGORITHM, binding_value
 from manifests.repository import ManifestRepository, Record, RepositoryError, record_from_store
 from manifests.repository import open_repository as open_database_repository
@@ -86,13 +85,12 @@ class RemoteRepository:
 
 
 def read_token(path: str | os.PathLike[str] | None) -> str | None:
-    """A token from ``path`` (first line), else from ``$AIMARK_REPOSITORY_TOKEN``, else None."""
+    """A token from ``path``, else from ``$AIMARK_REPOSITORY_TOKEN``, else None."""
     if path is not None:
         try:
-            return Path(path).read_text(encoding="utf-8").strip() or None
-        except (OSError, UnicodeDecodeError) as error:
-            reason = getattr(error, "strerror", None) or error
-            raise RepositoryError(f"cannot read the token file '{path}' ({reason})") from None
+            return token_from_file(path)
+        except ResolverError as error:
+            raise RepositoryError(str(error)) from None
     return os.environ.get(TOKEN_ENV) or None
 
 

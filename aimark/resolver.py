@@ -211,6 +211,24 @@ class ResolverClient:
         self.close()
 
 
+def token_from_file(path: str | os.PathLike[str]) -> str:
+    """A bearer token kept in a file (its first line; secrets never come from the command line).
+
+    Raises
+    ------
+    ResolverError
+        If the file cannot be read or is empty.
+    """
+    try:
+        token = Path(path).read_text(encoding="utf-8").strip().splitlines()
+    except (OSError, UnicodeDecodeError) as error:
+        raise ResolverError(f"cannot read the token file '{path}' ({getattr(error, 'strerror', None) or error})"
+                            ) from None
+    if not token:
+        raise ResolverError(f"the token file '{path}' is empty; write the token from `aimark tokens add` into it")
+    return token[0].strip()
+
+
 def media_type_of(path: str | os.PathLike[str]) -> str:
     """The media type to declare when sending a video file, by its suffix (``video/mp4`` by default)."""
     return {".mov": "video/quicktime", ".mkv": "video/x-matroska", ".webm": "video/webm",

@@ -54,6 +54,7 @@ import manifests
 import watermark
 from aimark.errors import AimarkError, SettingsError
 from aimark.resolution import Resolvers
+from aimark.resolver import token_from_file
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -244,14 +245,8 @@ class Settings:
         SettingsError
             A token file that cannot be read, or a resolver URL that cannot be used.
         """
-        tokens = {}
-        for url, file in self.resolver_tokens.items():
-            try:
-                tokens[url] = Path(file).read_text(encoding="utf-8").strip()
-            except (OSError, UnicodeDecodeError) as error:
-                raise SettingsError(f"cannot read the token file '{file}' for {url} "
-                                    f"({getattr(error, 'strerror', None) or error})") from None
         try:
+            tokens = {url: token_from_file(file) for url, file in self.resolver_tokens.items()}
             return Resolvers(tuple(self.resolvers), self.send_content, self.resolver_timeout, tokens,
                              self.send_evidence)
         except AimarkError as error:
