@@ -34,6 +34,7 @@ import os
 import random
 import secrets
 import shutil
+import signal
 import socket
 import statistics
 import subprocess
@@ -279,6 +280,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     p = parser(__doc__.splitlines()[0])
     p.add_argument("--seconds", type=float, default=20.0, help="seconds of byBinding load per measurement")
     args = p.parse_args(argv)
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # so the throwaway server is stopped and deleted
     if server_binaries() is None:
         raise SystemExit("benchmarks: PostgreSQL server binaries not found (apt-get install postgresql)")
     import manifests
