@@ -58,6 +58,15 @@ class RemoteRepository:
                                       "each video needs its own identifier") from None
             raise RepositoryError(f"cannot register in {self.location}: {error}") from None
 
+    def remove(self, identifier: str) -> None:
+        """Undo a registration (the stamper could not publish the video): the service forgets its manifest."""
+        try:
+            matches = self._client.by_binding(WATERMARK_ALGORITHM, binding_value(identifier), max_results=1)
+            for match in matches:
+                self._client.delete(match.manifest_id)
+        except ResolverError as error:
+            raise RepositoryError(f"cannot undo the registration of {identifier} in {self.location}: {error}") from None
+
     def get(self, identifier: str) -> Record | None:
         """The record for ``identifier``, rebuilt from the store the service holds (as the service registered it)."""
         try:

@@ -201,6 +201,10 @@ class ResolverClient:
         except (ValueError, KeyError, TypeError):
             raise ResolverError(f"resolver {self.url} did not say which manifestId it stored") from None
 
+    def delete(self, manifest_id: str) -> None:
+        """Forget a stored manifest (``DELETE /manifests/{manifestId}``, needs a ``store`` token)."""
+        self._request("DELETE", f"/manifests/{quote(manifest_id, safe=':')}")
+
     def close(self) -> None:
         self._http.close()
 

@@ -297,7 +297,7 @@ def test_cli_tokens_add_list_revoke(tmp_path):
     assert added.exit_code == 0 and out.read_text().startswith("aimark_") and (out.stat().st_mode & 0o777) == 0o600
     again = runner.invoke(main, ["tokens", "add", "worker-2", "--scope", "store", "--out", str(out),
                                  "--repository", location])
-    assert again.exit_code == 2 and "never overwritten" in again.output
+    assert again.exit_code == 2 and "already exists" in again.output and out.read_text().startswith("aimark_")
     listed = runner.invoke(main, ["tokens", "list", "--json", "--repository", location])
     assert [t["name"] for t in json.loads(listed.output)["tokens"]] == ["worker-1"]
     assert out.read_text().strip() not in listed.output
@@ -342,3 +342,22 @@ def test_bad_evidence_is_refused(provider, body, media, status, words):
     response = httpx.post(f"{provider.url}/vendor/org.aimark/matches/byEvidence", content=body,
                           headers={"Content-Type": media})
     assert response.status_code == status and words in response.json()["detail"], response.text
+
+
+def test_a_registration_is_undone_through_the_service(tmp_path):
+    """The stamper's 'register, then publish' step: when publishing fails, the worker deletes what it registered."""
+    location = str(tmp_path / "repo.sqlite")
+    with open_repository(location) as repo:
+        store = TokenStore(repo.database)
+        write, read = store.create("worker", ["store"]), store.create("reader", ["fetch"])
+    clip = make_clip(tmp_path / "gen.mp4", frames=25)
+    with serving(create_app(ServiceConfig(location))) as url:
+        with Stamper(Settings(), repository=RemoteRepository(url, write)) as stamper:
+            result = stamper.stamp(clip, tmp_path / "stamped.mp4", author="Ada", model="VidGen")
+        manifest = f"{url}/manifests/{result.manifest_id}"
+        assert httpx.delete(manifest, headers=bearer(read)).status_code == 403
+        with RemoteRepository(url, write) as remote:
+            remote.remove(result.identifier)
+            assert remote.get(result.identifier) is None
+        assert httpx.get(manifest).status_code == 404
+        assert httpx.delete(manifest, headers=bearer(write)).status_code == 404

@@ -8,8 +8,9 @@ from pathlib import Path
 
 import click
 
+import outputs
 import watermark
-from aimark.cli.output import emit_json, json_option, user_errors
+from aimark.cli.output import emit_json, force_option, json_option, user_errors
 from aimark.cli.pipeline import _settings, repository_option, settings_option
 from aimark.errors import AimarkError
 from aimark.service import SCOPES, TokenStore
@@ -101,11 +102,12 @@ def tokens() -> None:
 @click.option("--scope", "scopes", multiple=True, required=True, type=click.Choice(SCOPES),
               help="store: register manifests (stamping workers); fetch: read when reads need a token.")
 @click.option("--out", "out_path", type=click.Path(dir_okay=False),
-              help="Write the token to this new file (readable by you only) instead of printing it.")
+              help="Write the token to this file (readable by you only) instead of printing it.")
+@force_option
 @repository_option
 @settings_option
 @user_errors
-def add_token(name: str, scopes: tuple[str, ...], out_path: str | None, repository_path: str | None,
+def add_token(name: str, scopes: tuple[str, ...], out_path: str | None, force: bool, repository_path: str | None,
               settings_path: str | None) -> None:
     """Make a token NAME with the given scopes; it is shown (or written) once, and only its hash is kept.
 
@@ -113,21 +115,17 @@ def add_token(name: str, scopes: tuple[str, ...], out_path: str | None, reposito
     Example:
       aimark tokens add worker-1 --scope store --out worker-1.token --repository postgresql://aimark@db/manifests
     """
-    if out_path is not None and os.path.lexists(out_path):
-        raise AimarkError(f"'{out_path}' exists; a token file is never overwritten")
     with open_repository(_location(repository_path, settings_path)) as repo:
-        token = TokenStore(repo.database).create(name, scopes)
-    if out_path is None:
-        click.echo(token)
-        return
-    try:
-        descriptor = os.open(out_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(descriptor, "w", encoding="utf-8") as stream:
-            stream.write(token + "\n")
-    except OSError as error:
-        with open_repository(_location(repository_path, settings_path)) as repo:
-            TokenStore(repo.database).revoke(name)  # a token nobody holds must not stay valid
-        raise AimarkError(f"cannot write '{out_path}' ({error.strerror}); the token was not kept") from None
+        store = TokenStore(repo.database)
+        token = store.create(name, scopes)
+        if out_path is None:
+            click.echo(token)
+            return
+        try:  # the one output path: owner-only, never over an existing file unless --force
+            outputs.write_bytes(out_path, (token + "\n").encode("ascii"), overwrite=force, mode=0o600)
+        except outputs.OutputError:
+            store.revoke(name)  # a token nobody holds must not stay valid
+            raise
     click.echo(f"Wrote token {name} ({', '.join(scopes)}) to {out_path}", err=True)
 
 

@@ -385,6 +385,16 @@ def create_app(config: ServiceConfig, repository: DatabaseRepository | None = No
             raise HTTPException(409, str(error).replace(f" in '{repo.location}'", "")) from None
         return Stored(manifest_id=record.manifest_id)
 
+    @app.delete("/manifests/{manifestId}", tags=["store"], operation_id="deleteManifest", dependencies=writer,
+                status_code=204, response_class=Response, responses=_errors(400, 401, 403, 404, 503),
+                summary="Forget a registered manifest (a stamping worker undoing a registration it could not publish)")
+    def delete_manifest(manifest_id: Annotated[str, PathParam(alias="manifestId", pattern=_MANIFEST_ID)]) -> Response:
+        record = repo.find_manifest(manifest_id)
+        if record is None:
+            raise HTTPException(404, f"no manifest {manifest_id} in this repository")
+        repo.remove(record.identifier)
+        return Response(status_code=204)
+
     @app.post("/bindings", tags=["store"], operation_id="storeBinding", dependencies=writer, status_code=204,
               response_class=Response, responses=_errors(400, 401, 403, 404, 503),
               summary="Confirm a binding that a stored manifest itself declares (others are refused)")
