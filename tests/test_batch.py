@@ -63,7 +63,7 @@ def test_a_wrong_repository_fails_once_before_any_file(tmp_path):
     assert result.exit_code == 2
     assert result.output.strip().splitlines() == [
         f"Error: manifest repository '{tmp_path / 'missing.sqlite'}' does not exist; give the file `aimark stamp` "
-        "registers in"]
+        "registers in, or a postgresql:// URL"]
 
 
 def test_a_folder_without_videos_is_a_usage_error(tmp_path):
