@@ -370,13 +370,15 @@ def _markdown(results: dict[str, Any], records: int) -> str:
     sql = b["direct_sql"]
     rows.append(["direct SQL, psycopg pool, 8 threads (baseline)", sql["requests"], sql["per_second"], "-",
                  sql["p50_ms"], sql["p90_ms"], sql["p99_ms"], sql["max_ms"], sql["errors"]])
-    best = max(b["service"], key=lambda v: v["per_second"])
+    passing = [v for v in b["service"] if v["p99_ms"] < TARGET_P99_MS]
+    best = max(passing or b["service"], key=lambda v: v["per_second"])
     met = best["per_second"] >= TARGET_LOOKUPS and best["p99_ms"] < TARGET_P99_MS
-    verdict = (f"**Best: {best['per_second']:.0f} lookups/s at {best['connections']} connections, p99 "
-               f"{best['p99_ms']} ms** (targets >= {TARGET_LOOKUPS}/s and p99 < {TARGET_P99_MS:g} ms: "
-               + ("met" if met else "NOT met") + f"). Server CPU per lookup: {1000 / best['per_server_cpu_second']:.2f} "
-               f"ms, so one free core serves about {best['per_server_cpu_second']:.0f} lookups/s; the load average "
-               "during the run is in the header (the machine is shared).")
+    cpu = max(v["per_server_cpu_second"] for v in b["service"])
+    verdict = (f"**{best['per_second']:.0f} lookups/s at {best['connections']} connections with p99 "
+               f"{best['p99_ms']} ms** (targets >= {TARGET_LOOKUPS}/s with p99 < {TARGET_P99_MS:g} ms: "
+               + ("met" if met else "NOT met") + "). More connections queue: throughput stays, latency grows. "
+               f"Server CPU per lookup: {1000 / cpu:.2f} ms, so one free core serves about {cpu:.0f} lookups/s; "
+               "the load average during the run is in the header (the machine is shared).")
     content = results["by_content"]
     ten = [u for u in content["uploads"] if "x3" not in u["clip"]]
     rows_c = [[u["clip"], u["round"], u["duration_s"], u["upload_mib"], u["seconds"], u["x_real_time"],
