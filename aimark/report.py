@@ -112,6 +112,11 @@ def text_report(verification: Verification) -> str:
         lines.append(f"Registered   manifest claims {c.author}, {model_name(c.model, c.model_version)}"
                      f", {c.organisation or 'no organisation'}, notice {c.visible_notice or 'none'}; "
                      + ", ".join(f"{k} {u}" for k, u in c.training_mining.items()))
+    claims = (v.manifest.claims if v.manifest else None) or v.recovered
+    if claims is not None and claims.ownership():
+        lines.append(f"Rights       {claims.ownership()}")
+    if claims is not None and claims.contributed():
+        lines.append(f"Contributed  {claims.contributed()}")
     pictures = []
     if v.fingerprint is not None:
         lines.append(f"Fingerprint  {v.fingerprint.matching} of {v.fingerprint.compared} seconds match the "
@@ -238,6 +243,7 @@ def _claims_table(c: manifests.Claims) -> str:
                    ("Identifier", c.identifier), ("Watermark (soft binding)", c.watermark_identifier),
                    ("Training and mining", ", ".join(f"{k} {u}" for k, u in c.training_mining.items())),
                    ("Prompt digest", c.prompt_digest), ("Visible notice", c.visible_notice),
+                   ("Rights", c.ownership()), ("Contributions", c.contributed()),
                    ("Claim generator", c.claim_generator)])
 
 

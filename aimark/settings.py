@@ -28,6 +28,10 @@ Example file::
     ai_inference = "allowed"
     ai_training = "constrained:licence at https://acme.example/terms"
 
+    [rights]
+    holder = "user"                 # who holds the copyright in outputs: user, provider or both
+    terms = "https://acme.example/terms"
+
     [repository]
     path = "/var/lib/acme/manifests.sqlite"   # or url = "postgresql://..." / "https://..." (with token_file)
 
@@ -78,6 +82,7 @@ _TABLES: dict[str, dict[str, str]] = {
     "notice": {"show": "notice", "text": "notice_text", "position": "notice_position",
                "seconds": "notice_seconds"},
     "encoder": {"codec": "codec", "crf": "crf", "preset": "preset", "keep_format": "keep_format"},
+    "rights": {"holder": "rights_holder", "statement": "rights_statement", "terms": "rights_terms"},
     "repository": {"path": "repository", "url": "repository", "token_file": "repository_token_file"},
     "verify": {"resolvers": "resolvers", "send_content": "send_content", "send_evidence": "send_evidence",
                "timeout": "resolver_timeout",
@@ -119,6 +124,9 @@ class Settings:
         CAWG training and mining choices.
     codec, crf, preset, keep_format
         Video encoder settings of the stamped output (see :class:`watermark.EncoderSettings`).
+    rights_holder, rights_statement, rights_terms : str, optional
+        Who holds the copyright in the outputs under the provider's terms
+        (``user``, ``provider`` or ``both``), a rights statement and the terms' URL.
     repository : Path or str, optional
         The manifest repository: an SQLite file, a ``postgresql://`` URL, or the
         ``https://`` URL of a resolution service to register through.
@@ -157,6 +165,9 @@ class Settings:
     crf: float = 18.0
     preset: str = "medium"
     keep_format: bool = False
+    rights_holder: str | None = None
+    rights_statement: str | None = None
+    rights_terms: str | None = None
     repository: Path | str | None = None
     repository_token_file: Path | None = None
     resolvers: tuple[str, ...] = ()
@@ -177,6 +188,11 @@ class Settings:
         if not 0.1 <= self.resolver_timeout <= 600:
             raise SettingsError(f"resolver timeout {self.resolver_timeout} s is outside 0.1-600 s")
         self.encoder()  # an unknown codec or a CRF off its scale fails here, before any decoding
+        self.rights()
+
+    def rights(self) -> manifests.Rights | None:
+        """Who holds the copyright in the outputs (``[rights]``), or None when the settings do not say."""
+        return manifests.Rights.of(self.rights_holder, self.rights_statement, self.rights_terms)
 
     @classmethod
     def load(cls, path: str | os.PathLike[str]) -> Settings:

@@ -26,7 +26,7 @@ import time
 from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Sequence
 
 import numpy as np
 
@@ -173,6 +173,7 @@ class Stamper:
     def stamp(self, source: str | os.PathLike[str], destination: str | os.PathLike[str], *,
               author: str, model: str, model_version: str | None = None, identifier: str | None = None,
               created: datetime | None = None, prompt: str | None = None, notice: bool | None = None,
+              inputs: Sequence[str | os.PathLike[str]] = (), prompt_expansion: str | None = None,
               progress: Callable[[int], None] | None = None, overwrite: bool = True) -> StampResult:
         """Mark, label, sign and register one video.
 
@@ -190,9 +191,13 @@ class Stamper:
         created : datetime, optional
             Generation time with a time zone; default: now.
         prompt : str, optional
-            Only its SHA-256 digest is recorded.
+            The user's prompt; only its SHA-256 digest is recorded.
         notice : bool, optional
             Draw the visible notice; default: as the settings' profile says.
+        inputs : sequence of path-like
+            Files the user gave (reference images or clips); only their digests are recorded.
+        prompt_expansion : str, optional
+            The provider's expansion of the prompt; only its digest is recorded.
         progress : callable, optional
             Called with 1 after each frame.
         overwrite : bool
@@ -223,9 +228,11 @@ class Stamper:
             description = manifests.GenerationDescription(
                 author=author, model=model, model_version=model_version, organisation=s.organisation,
                 identifier=identifier, watermarked=True, training_mining=s.training_mining,
-                watermark_key=self.key.key_id,
+                watermark_key=self.key.key_id, rights=s.rights(),
                 visible_notice=shown.text if shown else None,
                 prompt_digest=manifests.prompt_digest(prompt) if prompt is not None else None,
+                input_digests=tuple(manifests.file_digest(path) for path in inputs),
+                expansion_digest=manifests.prompt_digest(prompt_expansion) if prompt_expansion is not None else None,
                 **({"created": created} if created is not None else {}))
             label = manifests.aigc_label(description, s.producer or s.organisation or author)
             sampler = _Sampler()

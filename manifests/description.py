@@ -15,11 +15,13 @@ import base64
 import binascii
 import enum
 import hashlib
+import os
 import re
 import secrets
 from dataclasses import dataclass, field, fields, replace
 from datetime import datetime, timedelta, timezone
 from typing import Iterable
+from urllib.parse import urlsplit
 
 from manifests.errors import DescriptionError
 
@@ -124,6 +126,83 @@ class TrainingMining:
         return [(f.name, getattr(self, f.name)) for f in fields(self)]
 
 
+class RightsHolder(str, enum.Enum):
+    """Who holds the copyright in a generated video under the provider's terms."""
+
+    USER = "user"          # the person who prompted it
+    PROVIDER = "provider"  # the organisation running the model
+    BOTH = "both"          # jointly
+
+
+def check_url(url: str, what: str) -> str:
+    """Return ``url`` if it is an absolute http(s) URL, else raise naming ``what`` it is for.
+
+    Examples
+    --------
+    >>> check_url("https://acme.example/terms", "terms URL")
+    'https://acme.example/terms'
+    """
+    parts = urlsplit(url) if isinstance(url, str) else None
+    if parts is None or parts.scheme not in ("http", "https") or not parts.netloc or any(c.isspace() for c in url):
+        raise DescriptionError(f"{what} {url!r} is not an http(s) URL; give e.g. https://example.com/terms")
+    return url
+
+
+@dataclass(frozen=True)
+class Rights:
+    """Who holds the copyright in the output, under which terms.
+
+    Copyright in a generated video follows the agreement between the user and
+    the provider first; this records its outcome in the manifest.
+
+    Parameters
+    ----------
+    holder : RightsHolder
+        The user, the provider, or both.
+    statement : str, optional
+        Free-text rights statement (``dc:rights``); default: a copyright line
+        naming the holders.
+    terms : str, optional
+        URL of the terms that settle ownership and use (``xmpRights:WebStatement``).
+
+    Examples
+    --------
+    >>> Rights(RightsHolder.USER, terms="https://acme.example/terms").holder.value
+    'user'
+    """
+
+    holder: RightsHolder
+    statement: str | None = None
+    terms: str | None = None
+
+    def __post_init__(self) -> None:
+        try:
+            object.__setattr__(self, "holder", RightsHolder(self.holder))
+        except ValueError:
+            raise DescriptionError(f"rights holder {self.holder!r} is not one of "
+                                   f"{', '.join(h.value for h in RightsHolder)}") from None
+        if self.statement is not None and not self.statement.strip():
+            raise DescriptionError("the rights statement is empty; leave it out for the default copyright line")
+        if self.terms is not None:
+            check_url(self.terms, "terms URL")
+
+    @classmethod
+    def of(cls, holder: str | None, statement: str | None = None, terms: str | None = None) -> Rights | None:
+        """The rights given as three optional values (options, a settings table); None when none is given.
+
+        Examples
+        --------
+        >>> Rights.of(None) is None, Rights.of("both").holder.value
+        (True, 'both')
+        """
+        if holder is None:
+            if statement is not None or terms is not None:
+                raise DescriptionError("a rights statement or terms URL needs a rights holder: "
+                                       "user, provider or both (--rights-holder)")
+            return None
+        return cls(holder, statement, terms)
+
+
 def new_identifier() -> str:
     """A random 64-bit content identifier as 16 lowercase hex digits.
 
@@ -144,6 +223,24 @@ def prompt_digest(prompt: str) -> str:
     True
     """
     return "sha256:" + hashlib.sha256(prompt.encode("utf-8")).hexdigest()
+
+
+def file_digest(path: str | os.PathLike[str]) -> str:
+    """The digest to record for an input file (a reference image or clip): ``sha256:`` and 64 hex digits.
+
+    Raises
+    ------
+    DescriptionError
+        If the file cannot be read.
+    """
+    digest = hashlib.sha256()
+    try:
+        with open(path, "rb") as stream:
+            for chunk in iter(lambda: stream.read(1 << 20), b""):
+                digest.update(chunk)
+    except OSError as error:
+        raise DescriptionError(f"cannot read input file '{path}' ({error.strerror}); check the path") from None
+    return "sha256:" + digest.hexdigest()
 
 
 def check_identifier(identifier: str) -> str:
@@ -244,7 +341,8 @@ class GenerationDescription:
     training_mining : TrainingMining
         CAWG training and mining choices. Default: :class:`TrainingMining()`.
     prompt_digest : str, optional
-        ``sha256:`` digest of the prompt, from :func:`prompt_digest`.
+        ``sha256:`` digest of the prompt, from :func:`prompt_digest`: the
+        user's contribution, with ``input_digests``.
     visible_notice : str, optional
         Text of the visible notice burnt into the video, when there is one.
     watermark_key : str, optional
@@ -252,6 +350,14 @@ class GenerationDescription:
         (never the key itself), so a verifier can tell which key to expect.
     fingerprint : PictureFingerprint, optional
         The pictures' fingerprint, signed with the rest.
+    rights : Rights, optional
+        Who holds the copyright in the output, under which terms.
+    input_digests : tuple of str
+        ``sha256:`` digests of the user's inputs (reference images, clips),
+        from :func:`file_digest`.
+    expansion_digest : str, optional
+        ``sha256:`` digest of the provider's expansion of the prompt: with the
+        model, the provider's contribution.
 
     Examples
     --------
@@ -272,6 +378,9 @@ class GenerationDescription:
     visible_notice: str | None = None
     watermark_key: str | None = None
     fingerprint: PictureFingerprint | None = None
+    rights: Rights | None = None
+    input_digests: tuple[str, ...] = ()
+    expansion_digest: str | None = None
 
     def __post_init__(self) -> None:
         for name in ("author", "model"):
@@ -286,7 +395,43 @@ class GenerationDescription:
                 f"creation time {self.created.isoformat()} is in the future; give when the video was "
                 "generated (or leave it out for now)")
         check_identifier(self.identifier)
-        if self.prompt_digest is not None and not _PROMPT_DIGEST.fullmatch(self.prompt_digest):
-            raise DescriptionError(
-                f"prompt digest {self.prompt_digest!r} is not 'sha256:' and 64 hex digits; "
-                "make it with manifests.prompt_digest(prompt)")
+        object.__setattr__(self, "input_digests", tuple(self.input_digests))
+        for name, digest in [("prompt digest", self.prompt_digest), ("prompt expansion digest", self.expansion_digest),
+                             *(("input digest", d) for d in self.input_digests)]:
+            if digest is not None and not _PROMPT_DIGEST.fullmatch(str(digest)):
+                raise DescriptionError(
+                    f"{name} {digest!r} is not 'sha256:' and 64 hex digits; "
+                    "make it with manifests.prompt_digest(text) or manifests.file_digest(path)")
+        if self.rights is not None and self.rights.holder is not RightsHolder.USER and not self.organisation:
+            raise DescriptionError(f"rights holder '{self.rights.holder.value}' includes the provider, but no "
+                                   "organisation is named; give the provider's name (--org)")
+
+    def owners(self) -> list[str]:
+        """The copyright holders by name (``xmpRights:Owner``): the author, the organisation, or both."""
+        if self.rights is None:
+            return []
+        holder = self.rights.holder
+        return ([self.author] if holder is not RightsHolder.PROVIDER else []) + \
+            ([self.organisation] if holder is not RightsHolder.USER and self.organisation else [])
+
+    def rights_statement(self) -> str | None:
+        """The rights statement as given, or a copyright line naming the holders and the year of creation."""
+        if self.rights is None:
+            return None
+        return self.rights.statement or f"Copyright {self.created.year} {' and '.join(self.owners())}"
+
+    def contributions(self) -> dict[str, dict[str, object]]:
+        """Who contributed what: the user's prompt and inputs, the provider's prompt expansion and model."""
+        user: dict[str, object] = {"name": self.author}
+        if self.prompt_digest:
+            user["prompt_digest"] = self.prompt_digest
+        if self.input_digests:
+            user["input_digests"] = list(self.input_digests)
+        provider: dict[str, object] = {"model": self.model}
+        if self.organisation:
+            provider["name"] = self.organisation
+        if self.model_version:
+            provider["model_version"] = self.model_version
+        if self.expansion_digest:
+            provider["prompt_expansion_digest"] = self.expansion_digest
+        return {"user": user, "provider": provider}

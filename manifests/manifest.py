@@ -7,7 +7,9 @@ Only standard assertions carry the claims readers act on:
   and California rules), the model as ``softwareAgent`` and the time;
 - ``cawg.metadata``: author (``dc:creator``), organisation (``dc:publisher``)
   and identifier (``dc:identifier``), since the schema.org CreativeWork
-  assertion is deprecated;
+  assertion is deprecated; and, when the rights are stated, the rights
+  statement (``dc:rights``), the holders (``xmpRights:Owner``) and the URL of
+  the terms (``xmpRights:WebStatement``);
 - ``cawg.training-mining``: the four CAWG choices;
 - ``c2pa.soft-binding``: the watermark identifier (its 8 bytes in base64, the
   value the Soft Binding Resolution API looks up), so a manifest repository
@@ -15,8 +17,10 @@ Only standard assertions carry the claims readers act on:
 
 Our own ``org.aimark.generation`` assertion repeats the watermark identifier
 (c2pa-rs is starting to check soft-binding algorithm names against a list that
-ours is not on) and holds what no standard assertion does: the prompt digest
-and the visible notice; ``org.aimark.fingerprint`` carries the pictures'
+ours is not on) and holds what no standard assertion does: the prompt digest,
+the visible notice, who holds the rights (user, provider or both) and who
+contributed what (the user's prompt and inputs, the provider's prompt
+expansion and model); ``org.aimark.fingerprint`` carries the pictures'
 fingerprint, so that a manifest found again through the watermark can be
 checked against the pictures in hand.
 """
@@ -49,7 +53,7 @@ CAWG_USES = {
     "ai_generative_training": "cawg.ai_generative_training",
 }
 
-_DUBLIN_CORE = {"dc": "http://purl.org/dc/elements/1.1/"}
+_CONTEXT = {"dc": "http://purl.org/dc/elements/1.1/", "xmpRights": "http://ns.adobe.com/xap/1.0/rights/"}
 
 
 def claim_generator() -> dict[str, str]:
@@ -85,10 +89,17 @@ def manifest_definition(description: GenerationDescription, *, title: str) -> di
     agent = {"name": description.model}
     if description.model_version:
         agent["version"] = description.model_version
-    metadata: dict[str, Any] = {"@context": _DUBLIN_CORE, "dc:creator": [description.author]}
+    metadata: dict[str, Any] = {"@context": _CONTEXT, "dc:creator": [description.author]}
     if description.organisation:
         metadata["dc:publisher"] = [description.organisation]
     metadata["dc:identifier"] = description.identifier
+    rights = description.rights
+    if rights is not None:
+        metadata["dc:rights"] = description.rights_statement()
+        metadata["xmpRights:Marked"] = True
+        metadata["xmpRights:Owner"] = description.owners()
+        if rights.terms:
+            metadata["xmpRights:WebStatement"] = rights.terms
     entries = {}
     for name, permission in description.training_mining.items():
         entry: dict[str, str] = {"use": permission.use.value}
@@ -119,6 +130,11 @@ def manifest_definition(description: GenerationDescription, *, title: str) -> di
         generation["prompt_digest"] = description.prompt_digest
     if description.visible_notice:
         generation["visible_notice"] = description.visible_notice
+    if rights is not None:
+        generation["rights"] = {"holder": rights.holder.value, "owners": description.owners(),
+                                "statement": description.rights_statement(),
+                                **({"terms": rights.terms} if rights.terms else {})}
+    generation["contributions"] = description.contributions()
     assertions.append({"label": GENERATION_ASSERTION, "data": generation})
     if description.fingerprint is not None:
         fingerprint = description.fingerprint

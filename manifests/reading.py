@@ -94,6 +94,33 @@ class Claims:
     prompt_digest: str | None
     visible_notice: str | None
     claim_generator: str | None
+    rights_holder: str | None = None
+    rights_owners: tuple[str, ...] = ()
+    rights_statement: str | None = None
+    rights_terms: str | None = None
+    contributions: dict[str, dict[str, Any]] | None = None
+
+    def ownership(self) -> str | None:
+        """Who holds the rights, in words: 'user (Ada Li) under https://...', or None when not stated."""
+        if not (self.rights_holder or self.rights_statement):
+            return None
+        who = f"{self.rights_holder or 'holder not named'}" + (f" ({', '.join(self.rights_owners)})"
+                                                                if self.rights_owners else "")
+        return who + (f": {self.rights_statement}" if self.rights_statement else "") + \
+            (f"; terms {self.rights_terms}" if self.rights_terms else "")
+
+    def contributed(self) -> str | None:
+        """Who contributed what, in words: 'user: prompt, 2 inputs; provider: prompt expansion, model VidGen 2.1'."""
+        if not self.contributions:
+            return None
+        user, provider = (_mapping(self.contributions.get(party)) for party in ("user", "provider"))
+        inputs = len(_items_or_text(user.get("input_digests")))
+        mine = [part for part, given in (("prompt", user.get("prompt_digest")),
+                                         (f"{inputs} input{'s' * (inputs != 1)}", inputs)) if given]
+        model = " ".join(str(provider[k]) for k in ("model", "model_version") if provider.get(k))
+        theirs = [part for part, given in (("prompt expansion", provider.get("prompt_expansion_digest")),
+                                           (f"model {model}", model)) if given]
+        return f"user: {', '.join(mine) or 'nothing recorded'}; provider: {', '.join(theirs) or 'nothing recorded'}"
 
 
 @dataclass(frozen=True)
@@ -419,6 +446,12 @@ def active_assertions(store: dict[str, Any]) -> list[dict[str, Any]]:
     return _items(active.get("assertions"))
 
 
+def _items_or_text(value: Any) -> list[str]:
+    """A list of texts from a JSON value that should be one (a single text counts as a list of one)."""
+    values = value if isinstance(value, list) else [] if value is None else [value]
+    return [text for text in map(_first, values) if text]
+
+
 def _first(value: Any) -> str | None:
     if isinstance(value, list):
         value = value[0] if value else None
@@ -437,6 +470,7 @@ def _claims(store: dict[str, Any]) -> Claims:
     agent = _mapping(agent)
     metadata = assertions.get("cawg.metadata", {})
     generation = assertions.get(GENERATION_ASSERTION, {})
+    rights = _mapping(generation.get("rights"))
     entries = _mapping(assertions.get("cawg.training-mining", {}).get("entries"))
     training = {}
     for name, entry_name in CAWG_USES.items():
@@ -464,6 +498,12 @@ def _claims(store: dict[str, Any]) -> Claims:
         prompt_digest=_text(generation.get("prompt_digest")),
         visible_notice=_text(generation.get("visible_notice")),
         claim_generator=generator or _text(manifest.get("claim_generator")),
+        rights_holder=_text(rights.get("holder")),
+        rights_owners=tuple(_items_or_text(metadata.get("xmpRights:Owner") or rights.get("owners"))),
+        rights_statement=_first(metadata.get("dc:rights")) or _text(rights.get("statement")),
+        rights_terms=_text(metadata.get("xmpRights:WebStatement") or rights.get("terms")),
+        contributions={party: _mapping(value) for party, value in
+                       _mapping(generation.get("contributions")).items()} or None,
     )
 
 

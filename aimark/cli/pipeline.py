@@ -16,7 +16,7 @@ import watermark
 from aimark.batch import VIDEO_SUFFIXES, BatchItem, expand, verify_many, worst_status
 from aimark.cli.output import (EXIT_USAGE, IDENTIFIER, emit_json, encoder_options, force_option, json_option,
                                progress, quiet_option, user_errors)
-from aimark.cli.provenance import generation_options, signer_options
+from aimark.cli.provenance import generation_options, rights_options, signer_options
 from aimark.report import html_report, text_report
 from aimark.settings import SETTINGS_ENV, Settings
 from aimark.stamp import StampResult, Stamper
@@ -67,6 +67,7 @@ def _stamped_text(result: StampResult) -> str:
               help="Label profile: 'cn' draws 'AI生成' by default (GB 45438-2025). Default: global.")
 @click.option("--key", "key_path", type=click.Path(dir_okay=False),
               help="Watermark key file from `aimark keygen` (default: the settings' key, else the public key).")
+@rights_options
 @signer_options
 @encoder_options
 @settings_option
@@ -77,7 +78,9 @@ def _stamped_text(result: StampResult) -> str:
 @user_errors
 def stamp(input_path: str, output_path: str, author: str, model: str, model_version: str | None,
           organisation: str | None, identifier: str | None, created: dt.datetime | None, prompt_file: Any,
-          notice: bool | None, profile: str | None, key_path: str | None, certificate: str | None,
+          notice: bool | None, profile: str | None, key_path: str | None, rights_holder: str | None,
+          rights_statement: str | None, rights_terms: str | None, input_files: tuple[str, ...],
+          expansion_file: Any, certificate: str | None,
           private_key: str | None, tsa_url: str | None, codec: str | None, crf: float | None,
           preset: str | None, keep_format: bool | None, settings_path: str | None,
           repository_path: str | None, force: bool, as_json: bool, quiet: bool) -> None:
@@ -102,13 +105,16 @@ def stamp(input_path: str, output_path: str, author: str, model: str, model_vers
                          certificate=Path(certificate) if certificate else None,
                          private_key=Path(private_key) if private_key else None,
                          repository=repository_path,
-                         codec=codec, crf=crf, preset=preset, keep_format=keep_format)
+                         codec=codec, crf=crf, preset=preset, keep_format=keep_format,
+                         rights_holder=rights_holder, rights_statement=rights_statement, rights_terms=rights_terms)
     Stamper.output(input_path, output_path, overwrite=force)  # a bad OUTPUT fails before any work
     frames = watermark.probe(input_path).frames or None
     with Stamper(settings) as stamper, progress("Stamping", frames, quiet) as advance:
         result = stamper.stamp(input_path, output_path, author=author, model=model, model_version=model_version,
                                identifier=identifier, created=created, notice=notice, progress=advance,
-                               prompt=prompt_file.read() if prompt_file else None, overwrite=force)
+                               prompt=prompt_file.read() if prompt_file else None, inputs=input_files,
+                               prompt_expansion=expansion_file.read() if expansion_file else None,
+                               overwrite=force)
     if as_json:
         emit_json(result.to_dict())
     else:

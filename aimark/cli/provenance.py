@@ -29,6 +29,28 @@ def generation_options(command: Callable[..., Any]) -> Callable[..., Any]:
     return command
 
 
+def rights_options(command: Callable[..., Any]) -> Callable[..., Any]:
+    """--rights-holder, --rights-statement, --rights-terms, --input-file and --expansion-file: who owns what."""
+    options = [
+        click.option("--rights-holder", type=click.Choice([h.value for h in manifests.RightsHolder]),
+                     help="Who holds the copyright in OUTPUT under the provider's terms: the user (--author), "
+                          "the provider (--org) or both."),
+        click.option("--rights-statement", metavar="TEXT",
+                     help="Free-text rights statement (dc:rights). Default: 'Copyright YEAR HOLDERS'."),
+        click.option("--rights-terms", metavar="URL",
+                     help="URL of the terms that settle ownership and use (xmpRights:WebStatement)."),
+        click.option("--input-file", "input_files", multiple=True, type=click.Path(dir_okay=False),
+                     help="An input the user gave (reference image or clip; repeatable); only its SHA-256 "
+                          "digest is recorded, as the user's contribution."),
+        click.option("--expansion-file", type=click.File("r", encoding="utf-8"),
+                     help="File holding the provider's expansion of the prompt; only its SHA-256 digest is "
+                          "recorded, as the provider's contribution."),
+    ]
+    for option in reversed(options):
+        command = option(command)
+    return command
+
+
 def signer_options(command: Callable[..., Any]) -> Callable[..., Any]:
     """--cert, --private-key and --tsa, shared by the commands that sign."""
     options = [
@@ -84,14 +106,17 @@ def _signed_text(result: manifests.SignedFile) -> str:
                    "data_mining='constrained:see https://example.com/terms'. Categories: data_mining, "
                    "ai_inference, ai_training, ai_generative_training; default: only ai_inference allowed.")
 @click.option("--visible-notice", metavar="TEXT", help="Declare the visible notice shown in the video.")
+@rights_options
 @signer_options
 @force_option
 @json_option
 @user_errors
 def sign(input_path: str, output_path: str, author: str, model: str, model_version: str | None,
          organisation: str | None, identifier: str | None, created: dt.datetime | None, producer: str | None,
-         choices: tuple[str, ...], prompt_file: Any, visible_notice: str | None, certificate: str | None,
-         private_key: str | None, tsa_url: str | None, force: bool, as_json: bool) -> None:
+         choices: tuple[str, ...], prompt_file: Any, visible_notice: str | None, rights_holder: str | None,
+         rights_statement: str | None, rights_terms: str | None, input_files: tuple[str, ...],
+         expansion_file: Any, certificate: str | None, private_key: str | None, tsa_url: str | None, force: bool,
+         as_json: bool) -> None:
     """Sign INPUT, a generated MP4 or MOV, with Content Credentials into OUTPUT.
 
     The manifest says the video is AI-generated (trainedAlgorithmicMedia) and
@@ -99,10 +124,16 @@ def sign(input_path: str, output_path: str, author: str, model: str, model_versi
     training and mining choices. INPUT is decode-checked first and never
     changed; OUTPUT appears only once complete.
 
+    With --rights-holder the manifest also says who holds the copyright
+    (dc:rights, xmpRights:Owner, xmpRights:WebStatement) and records who
+    contributed what: the user's prompt and inputs, the provider's prompt
+    expansion and model (digests only, never the text or the files).
+
     \b
     Example:
       aimark sign gen.mp4 signed.mp4 --author "Ada Li" --model VidGen --model-version 2.1 \\
-          --org ACME --label-cn ACME --cert certs/signer.pem --private-key certs/signer-key.pem
+          --org ACME --label-cn ACME --cert certs/signer.pem --private-key certs/signer-key.pem \\
+          --rights-holder user --rights-terms https://acme.example/terms
     """
     if created is not None and created.tzinfo is None:
         created = created.replace(tzinfo=dt.timezone.utc)
@@ -112,6 +143,9 @@ def sign(input_path: str, output_path: str, author: str, model: str, model_versi
         author=author, model=model, model_version=model_version, organisation=organisation,
         watermarked=identifier is not None, visible_notice=visible_notice,
         training_mining=manifests.TrainingMining.parse(choices),
+        rights=manifests.Rights.of(rights_holder, rights_statement, rights_terms),
+        input_digests=tuple(manifests.file_digest(path) for path in input_files),
+        expansion_digest=manifests.prompt_digest(expansion_file.read()) if expansion_file else None,
         **{name: value for name, value in fields.items() if value is not None})
     aigc = manifests.aigc_label(description, producer) if producer else None
     with _signer(certificate, private_key, tsa_url) as signer:
@@ -169,6 +203,7 @@ def _report_text(report: manifests.Report) -> str:
             ("Watermark", claims.watermark_identifier and f"{claims.watermark_identifier} (soft binding)"),
             ("Training/mining", ", ".join(f"{k} {v}" for k, v in claims.training_mining.items())),
             ("Prompt digest", claims.prompt_digest), ("Visible notice", claims.visible_notice),
+            ("Rights", claims.ownership()), ("Contributions", claims.contributed()),
             ("Generator", claims.claim_generator),
         ]
         caveat = " (not verified: the manifest is invalid)" if report.state is manifests.ValidationState.INVALID else ""
