@@ -23,6 +23,7 @@ import outputs
 import watermark
 from aimark.errors import AimarkError
 from aimark.resolution import Resolvers
+from aimark.verify import _registry as opened_registry  # the one check of a registry path
 from aimark.verify import _repository as opened_repository  # the one check of a repository path
 from aimark.verify import verify
 
@@ -80,11 +81,13 @@ def _start_worker() -> None:
         ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, signal.SIGTERM)
 
 
-def _verify_one(job: tuple[Path, tuple[str, ...], str | None, str | None, Resolvers | None]) -> BatchItem:
-    path, key_paths, trust_anchors, repository, resolvers = job
+def _verify_one(job: tuple[Path, tuple[str, ...], str | None, str | None, Resolvers | None, str | None]
+                ) -> BatchItem:
+    path, key_paths, trust_anchors, repository, resolvers, notices = job
     try:
         keys = [watermark.Key.load(key) for key in key_paths]
-        result = verify(path, keys=keys, trust_anchors=trust_anchors, repository=repository, resolvers=resolvers)
+        result = verify(path, keys=keys, trust_anchors=trust_anchors, repository=repository, resolvers=resolvers,
+                        notices=notices)
     except (watermark.WatermarkError, manifests.ManifestError, AimarkError) as error:
         return BatchItem(str(path), None, str(error))
     return BatchItem(str(path), result.to_dict(), None)
@@ -92,7 +95,8 @@ def _verify_one(job: tuple[Path, tuple[str, ...], str | None, str | None, Resolv
 
 def verify_many(paths: Iterable[Path], *, key_paths: Iterable[str] = (), trust_anchors: str | None = None,
                 repository: str | os.PathLike[str] | None = None, workers: int | None = None,
-                resolvers: Resolvers | None = None) -> Iterator[BatchItem]:
+                resolvers: Resolvers | None = None, notices: str | os.PathLike[str] | None = None
+                ) -> Iterator[BatchItem]:
     """Verify files in parallel, yielding each outcome in input order.
 
     Parameters
@@ -101,7 +105,7 @@ def verify_many(paths: Iterable[Path], *, key_paths: Iterable[str] = (), trust_a
         Files to verify (see :func:`expand` for folders).
     key_paths : iterable of str
         Watermark key files, loaded in each worker (the public key is always tried).
-    trust_anchors, repository, resolvers
+    trust_anchors, repository, resolvers, notices
         As for :func:`aimark.verify.verify`.
     workers : int, optional
         Worker processes; default: the number of cores (never more than the files).
@@ -114,11 +118,12 @@ def verify_many(paths: Iterable[Path], *, key_paths: Iterable[str] = (), trust_a
     paths = list(paths)
     count = max(1, min(workers or os.cpu_count() or 1, len(paths)))
     keys, repo = tuple(key_paths), str(repository) if repository is not None else None
-    with opened_repository(repo):  # a wrong repository fails once, before any worker starts
+    registry = str(notices) if notices is not None else None
+    with opened_repository(repo), opened_registry(registry):  # a wrong path fails once, before any worker starts
         pass
     pool = multiprocessing.Pool(count, initializer=_start_worker)
     try:
-        yield from pool.imap(_verify_one, [(path, keys, trust_anchors, repo, resolvers) for path in paths])
+        yield from pool.imap(_verify_one, [(path, keys, trust_anchors, repo, resolvers, registry) for path in paths])
         pool.close()
     finally:  # also when the caller stops early, on Ctrl-C or SIGTERM: no worker outlives the run
         pool.terminate()

@@ -15,7 +15,9 @@ from dataclasses import dataclass
 
 import manifests
 import watermark
+from aimark.notices import NoticeMatch
 from aimark.resolution import Resolution, accepted
+from manifests.noticeregistry import Choice
 from manifests.reading import format_time
 from manifests.repository import Record
 from watermark.fingerprint import FingerprintMatch
@@ -121,6 +123,7 @@ class Evidence:
     aigc: manifests.AigcLabel | None
     reframed: str | None = None
     resolutions: tuple[Resolution, ...] = ()
+    notices: tuple[NoticeMatch, ...] = ()
 
 
 def model_name(model: str | None, version: str | None) -> str | None:
@@ -150,6 +153,15 @@ def _unmatched(match: FingerprintMatch | None, reframed: str | None) -> Reason |
         return Reason("the pictures resemble those registered but do not match them second by second: cropped, "
                       "reframed or heavily edited", _match_text(match))
     return None
+
+
+def notice_reason(match: NoticeMatch) -> Reason:
+    """A rights holder's notice the pictures match, as a reason (it names the claimant, the choice, the terms)."""
+    n = match.notice
+    choice = ("opts the work out: do not use it for AI training" if n.choice is Choice.OPT_OUT
+              else f"licenses the work for AI training under {n.terms}")
+    return Reason(f"the pictures show a work under a rights holder's notice: {n.claimant} {choice}",
+                  match.describe())
 
 
 def _who(record: Record) -> str:
@@ -196,6 +208,7 @@ def decide(evidence: Evidence) -> Verdict:
         else:
             reasons.append(Reason(f"resolver {resolution.resolver} was not believed or gave nothing",
                                   resolution.refused or "no answer"))
+    reasons.extend(notice_reason(match) for match in e.notices)
     if e.unmarked_spans:
         reasons.append(Reason("parts of the video carry no mark: replaced or inserted footage, or too "
                               "damaged to read", _spans(e.unmarked_spans)))

@@ -10,7 +10,6 @@ pictures are compared with the fingerprint registered for it, and
 
 from __future__ import annotations
 
-import hashlib
 import math
 import os
 import time
@@ -25,13 +24,15 @@ import numpy as np
 import manifests
 import watermark
 from aimark.evidence import Accumulator
+from aimark.notices import NoticeMatch, NoticeRegistry, open_registry
 from aimark.resolution import Resolution, Resolvers, accepted, resolve
 from aimark.verdict import Evidence, Verdict, decide
 from manifests.database import is_postgres_url
+from manifests.media import sha256_file
 from manifests.reading import load_trust_anchors, manifest_store
 from manifests.repository import (ManifestRepository, Record, RepositoryError, SQLiteRepository, default_path,
                                   open_repository, stored_claims)
-from watermark import fingerprint
+from watermark import contentid, fingerprint
 from watermark.fingerprint import FingerprintMatch
 from watermark.video import Picture, read_pictures
 
@@ -127,6 +128,8 @@ class Verification:
     seconds : float
     resolutions : tuple of Resolution
         What each resolver asked said, and whether it was believed.
+    notices : tuple of NoticeMatch
+        Rights holders' notices whose works the pictures show.
     """
 
     verdict: Verdict
@@ -143,6 +146,7 @@ class Verification:
     repository: str | None
     seconds: float
     resolutions: tuple[Resolution, ...] = ()
+    notices: tuple[NoticeMatch, ...] = ()
 
     def to_dict(self) -> dict:
         """Plain values, for JSON: one object per file."""
@@ -160,6 +164,7 @@ class Verification:
             "recovered_claims": asdict(self.recovered) if self.recovered else None,
             "fingerprint": self.fingerprint.to_dict() if self.fingerprint else None,
             "timeline": self.timeline.to_dict() if self.timeline else None,
+            "notices": [match.to_dict() for match in self.notices],
             "seconds": round(self.seconds, 3),
         }
 
@@ -190,11 +195,7 @@ def timeline_of(detection: watermark.Detection) -> Timeline:
 
 def _file_facts(path: Path) -> FileFacts:
     info = watermark.probe(path)  # first: it names a missing or unreadable file
-    digest = hashlib.sha256()
-    with open(path, "rb") as stream:
-        for chunk in iter(lambda: stream.read(1 << 20), b""):
-            digest.update(chunk)
-    return FileFacts(**asdict(info), size_bytes=path.stat().st_size, sha256=digest.hexdigest())
+    return FileFacts(**asdict(info), size_bytes=path.stat().st_size, sha256=sha256_file(path))
 
 
 def _rgb(picture: Picture) -> np.ndarray:
@@ -247,6 +248,20 @@ def _repository(repository: ManifestRepository | str | os.PathLike[str] | None
         yield opened
 
 
+@contextmanager
+def _registry(notices: NoticeRegistry | str | os.PathLike[str] | None) -> Iterator[NoticeRegistry | None]:
+    """The notice registry to search (closed afterwards if opened here); None when it holds no notice."""
+    if isinstance(notices, NoticeRegistry):
+        yield notices
+        return
+    registry = open_registry(notices)
+    try:
+        yield registry
+    finally:
+        if registry is not None:
+            registry.close()
+
+
 def _reframing(record: Record | None, facts: FileFacts, detection: watermark.Detection | None) -> str | None:
     """How the copy's framing differs from the stamped video's, or None when it is only resized."""
     if record is None:
@@ -275,7 +290,7 @@ def _recorded(record: Record | None, frames: tuple[np.ndarray, np.ndarray], flip
 def verify(path: str | os.PathLike[str], *, keys: Iterable[watermark.Key] = (),
            trust_anchors: str | os.PathLike[str] | None = None,
            repository: ManifestRepository | str | os.PathLike[str] | None = None,
-           keyframes: bool = False,
+           keyframes: bool = False, notices: NoticeRegistry | str | os.PathLike[str] | None = None,
            progress: Callable[[int], None] | None = None,
            resolvers: Resolvers | None = None) -> Verification:
     """Check one video's manifest, watermark and registration, and cross-check them.
@@ -292,6 +307,9 @@ def verify(path: str | os.PathLike[str], *, keys: Iterable[watermark.Key] = (),
         Where to resolve identifiers. Default: ``<aimark home>/repository.sqlite`` if it exists.
     keyframes : bool
         Keep a few pictures for a report (see :func:`keyframe_times`).
+    notices : NoticeRegistry or path-like, optional
+        Rights holders' notices to search the pictures for. Default: those
+        filed beside the default repository, if any.
     progress : callable, optional
         Called with 1 after each decoded frame.
     resolvers : Resolvers, optional
@@ -314,11 +332,13 @@ def verify(path: str | os.PathLike[str], *, keys: Iterable[watermark.Key] = (),
     started = time.perf_counter()
     path = Path(path)
     facts = _file_facts(path)
-    with _repository(repository) as repo:  # first: a wrong repository fails before any decoding
+    with _repository(repository) as repo, _registry(notices) as registry:  # first: fail before any decoding
         report, labels, aigc = _manifest_layer(path, trust_anchors)
         accumulator = Accumulator() if resolvers is not None and resolvers.send_evidence else None
+        sampler = contentid.ContentSampler() if registry is not None else None
         detections, frames, kept = _picture_layer(path, keys, keyframe_times(facts.duration) if keyframes else (),
-                                                    progress, accumulator)
+                                                    progress, accumulator, sampler)
+        matched = tuple(registry.search(sampler.query())) if registry is not None else ()
         found = sorted((d for d in detections if d.detected),  # a readable id first, then a provider's key
                        key=lambda d: (d.identifier is None, d.key_id == watermark.DEFAULT_KEY.key_id, -d.score))
         detection = found[0] if found else None
@@ -342,11 +362,12 @@ def verify(path: str | os.PathLike[str], *, keys: Iterable[watermark.Key] = (),
         report=report, manifest_labels=labels, detection=detection, keys_tried=len(detections), record=record,
         match=match, claimed_record=claimed_record, claimed_match=claimed_match,
         unmarked_spans=timeline.unmarked if timeline else (), aigc=aigc,
-        reframed=_reframing(record or claimed_record, facts, detection), resolutions=resolutions))
+        reframed=_reframing(record or claimed_record, facts, detection), resolutions=resolutions,
+        notices=matched))
     recovered = stored_claims(record.store) if record is not None and stripped else None
     return Verification(verdict, facts, report, aigc, detections, detection, record or claimed_record, recovered,
                         match or claimed_match, timeline, kept, location, time.perf_counter() - started,
-                        resolutions)
+                        resolutions, matched)
 
 
 def _manifest_layer(path: Path, trust_anchors: str | os.PathLike[str] | None
@@ -364,10 +385,12 @@ def _manifest_layer(path: Path, trust_anchors: str | os.PathLike[str] | None
 
 
 def _picture_layer(path: Path, keys: Iterable[watermark.Key], keyframes: Sequence[float],
-                   progress: Callable[[int], None] | None, accumulator: Accumulator | None = None
+                   progress: Callable[[int], None] | None, accumulator: Accumulator | None = None,
+                   sampler: contentid.ContentSampler | None = None
                    ) -> tuple[tuple[watermark.Detection, ...], tuple[np.ndarray, np.ndarray], tuple[KeyFrame, ...]]:
     """The one decode: every key's detection, each frame's fingerprint signature and time, the key frames
-    (and, into ``accumulator``, the key-independent evidence a resolver's keys can search)."""
+    (and, into ``accumulator``, the key-independent evidence a resolver's keys can search; into
+    ``sampler``, the content fingerprint the notice search compares)."""
     unique = {key.key_id: key for key in [*keys, watermark.DEFAULT_KEY]}
     detectors = [watermark.Detector(key) for key in unique.values()]
     signatures, times, kept = [], [], []
@@ -380,6 +403,8 @@ def _picture_layer(path: Path, keys: Iterable[watermark.Key], keyframes: Sequenc
             accumulator.add(evidence)
         signatures.append(fingerprint.frame_signature(picture.luma, bit_depth=picture.bit_depth))
         times.append(picture.time)
+        if sampler is not None:
+            sampler.add(picture.luma, picture.time, bit_depth=picture.bit_depth)
         if wanted and picture.time >= wanted[0]:
             kept.append(KeyFrame(picture.time, _rgb(picture)))
             wanted = [t for t in wanted if t > picture.time]

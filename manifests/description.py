@@ -24,6 +24,7 @@ from typing import Iterable
 from urllib.parse import urlsplit
 
 from manifests.errors import DescriptionError
+from manifests.media import sha256_file
 
 _IDENTIFIER = re.compile(r"[0-9a-f]{16}")
 #: How far in the future a creation time may be: clocks of two machines differ a little, not by years.
@@ -233,14 +234,10 @@ def file_digest(path: str | os.PathLike[str]) -> str:
     DescriptionError
         If the file cannot be read.
     """
-    digest = hashlib.sha256()
     try:
-        with open(path, "rb") as stream:
-            for chunk in iter(lambda: stream.read(1 << 20), b""):
-                digest.update(chunk)
+        return "sha256:" + sha256_file(path)
     except OSError as error:
         raise DescriptionError(f"cannot read input file '{path}' ({error.strerror}); check the path") from None
-    return "sha256:" + digest.hexdigest()
 
 
 def check_identifier(identifier: str) -> str:

@@ -7,6 +7,7 @@ with PyAV (FFmpeg) comes first: a manifest must never vouch for a broken file.
 
 from __future__ import annotations
 
+import hashlib
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -50,6 +51,18 @@ class VideoInfo:
     height: int
     frames: int
     duration: float
+
+
+def sha256_file(path: str | os.PathLike[str]) -> str:
+    """A file's SHA-256 as 64 hex digits, read in 1 MiB chunks (memory does not grow with the file).
+
+    Raises ``OSError`` as ``open`` does; callers name the file in their own words.
+    """
+    digest = hashlib.sha256()
+    with open(path, "rb") as stream:
+        for chunk in iter(lambda: stream.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
 
 
 def media_type(path: str | os.PathLike[str], role: str = "input") -> str:

@@ -13,6 +13,7 @@ import click
 
 import outputs
 import watermark
+from aimark.notices import registry_beside
 from aimark.batch import VIDEO_SUFFIXES, BatchItem, expand, verify_many, worst_status
 from aimark.cli.output import (EXIT_USAGE, IDENTIFIER, emit_json, encoder_options, force_option, json_option,
                                progress, quiet_option, user_errors)
@@ -33,9 +34,13 @@ repository_option = click.option(
     help="Manifest repository: an SQLite file, a postgresql:// URL, or (for stamp) the https:// URL of an "
          "`aimark serve` to register through, with its store token in $AIMARK_REPOSITORY_TOKEN or the settings' "
          "[repository] token_file. Default: the settings' one, else <aimark home>/repository.sqlite.")
+notices_option = click.option(
+    "--notices", "notices_path", type=click.Path(dir_okay=False), metavar="REGISTRY",
+    help="Rights holders' notice registry (SQLite file from `aimark notice add`). Default: the one beside "
+         "the manifest repository, when that is an SQLite file.")
 
 
-def _settings(path: str | None, **overrides: Any) -> Settings:
+def load_settings(path: str | None, **overrides: Any) -> Settings:
     settings = Settings.load(path) if path else Settings()
     return settings.with_overrides(**overrides)
 
@@ -100,7 +105,7 @@ def stamp(input_path: str, output_path: str, author: str, model: str, model_vers
         raise click.UsageError("give --cert and --private-key together, or neither")
     if created is not None and created.tzinfo is None:
         created = created.replace(tzinfo=dt.timezone.utc)
-    settings = _settings(settings_path, organisation=organisation, profile=profile,
+    settings = load_settings(settings_path, organisation=organisation, profile=profile,
                          key=Path(key_path) if key_path else None, tsa_url=tsa_url,
                          certificate=Path(certificate) if certificate else None,
                          private_key=Path(private_key) if private_key else None,
@@ -158,6 +163,7 @@ def _batch_line(item: BatchItem) -> str:
 @click.option("--resolver-timeout", type=click.FloatRange(0.1, 600), metavar="SECONDS",
               help="Seconds to wait for each resolver request (default 10).")
 @repository_option
+@notices_option
 @settings_option
 @force_option
 @json_option
@@ -166,6 +172,7 @@ def _batch_line(item: BatchItem) -> str:
 def verify(inputs: tuple[str, ...], key_paths: tuple[str, ...], trust_anchors: str | None, report_path: str | None,
            json_lines: bool, exit_worst: bool, resolver_urls: tuple[str, ...], send_content: bool | None,
            send_evidence: bool | None, resolver_timeout: float | None, repository_path: str | None,
+           notices_path: str | None,
            settings_path: str | None, force: bool, as_json: bool, quiet: bool) -> None:
     """Say who made a video, whether it is AI-generated, and whether it is intact.
 
@@ -194,10 +201,11 @@ def verify(inputs: tuple[str, ...], key_paths: tuple[str, ...], trust_anchors: s
       aimark verify uploads/ --key provider.key --json-lines > verdicts.jsonl
       aimark verify upload.mp4 --resolver https://provider.example/sbr --trust-anchors provider-root.pem
     """
-    settings = _settings(settings_path, resolver_timeout=resolver_timeout, send_content=send_content,
+    settings = load_settings(settings_path, resolver_timeout=resolver_timeout, send_content=send_content,
                          send_evidence=send_evidence, resolvers=resolver_urls or None, trust_anchors=trust_anchors)
     key_paths = key_paths or ((str(settings.key),) if settings.key else ())
     repository = repository_path or settings.repository
+    notices = notices_path or registry_beside(repository)
     trust_anchors = str(settings.trust_anchors) if settings.trust_anchors else None
     resolvers = settings.resolution()
     single = len(inputs) == 1 and not Path(inputs[0]).is_dir() and not json_lines
@@ -210,7 +218,7 @@ def verify(inputs: tuple[str, ...], key_paths: tuple[str, ...], trust_anchors: s
         statuses = []
         with progress("Verifying", len(files), quiet) as advance:
             for item in verify_many(files, key_paths=key_paths, trust_anchors=trust_anchors, repository=repository,
-                                    resolvers=resolvers):
+                                    resolvers=resolvers, notices=notices):
                 statuses.append(EXIT_USAGE if item.error else item.result["exit_status"])
                 advance.echo(json.dumps(item.to_dict(), default=str) if json_lines else _batch_line(item))
                 advance(1)
@@ -220,7 +228,8 @@ def verify(inputs: tuple[str, ...], key_paths: tuple[str, ...], trust_anchors: s
     with report or contextlib.nullcontext(), \
             progress("Verifying", watermark.probe(inputs[0]).frames or None, quiet) as advance:
         result = verify_file(inputs[0], keys=keys, trust_anchors=trust_anchors, repository=repository,
-                             keyframes=report is not None, progress=advance, resolvers=resolvers)
+                             keyframes=report is not None, progress=advance, resolvers=resolvers,
+                             notices=notices)
         if report is not None:
             report.write_text(html_report(result))
     if report is not None:
@@ -244,7 +253,7 @@ def repository() -> None:
 
 def _open(repository_path: str | None, settings_path: str | None) -> DatabaseRepository:
     """The repository to look into: an SQLite file or a PostgreSQL database (a service has no listing)."""
-    location = repository_path or _settings(settings_path).repository
+    location = repository_path or load_settings(settings_path).repository
     if is_remote(location):
         raise RepositoryError(f"{location} is a resolution service; look into its database instead "
                               "(--repository postgresql://... or the SQLite file it serves)")

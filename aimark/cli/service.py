@@ -11,7 +11,7 @@ import click
 import outputs
 import watermark
 from aimark.cli.output import emit_json, force_option, json_option, user_errors
-from aimark.cli.pipeline import _settings, repository_option, settings_option
+from aimark.cli.pipeline import load_settings, repository_option, settings_option
 from aimark.errors import AimarkError
 from aimark.service import SCOPES, TokenStore
 from aimark.service.app import CONFIG_ENV
@@ -21,7 +21,7 @@ from manifests.repository import default_path, open_repository
 
 def _location(repository_path: str | None, settings_path: str | None) -> str:
     """The service's database: the option, else the settings', else the default SQLite file."""
-    chosen = repository_path or _settings(settings_path).repository or default_path()
+    chosen = repository_path or load_settings(settings_path).repository or default_path()
     if isinstance(chosen, str) and chosen.startswith(("http://", "https://")):
         raise AimarkError(f"the service needs its database, not another service ({chosen}); "
                           "give an SQLite path or a postgresql:// URL")
@@ -67,7 +67,7 @@ def serve(repository_path: str | None, key_paths: tuple[str, ...], host: str, po
     """
     import uvicorn  # the server only when serving
 
-    settings = _settings(settings_path)
+    settings = load_settings(settings_path)
     paths = [str(Path(p).resolve()) for p in key_paths or ((str(settings.key),) if settings.key else ())]
     keys = [watermark.Key.load(p) for p in paths]  # here, so a bad file is one error line before any worker starts
     options = {"repository": _location(repository_path, settings_path), "key_files": paths,

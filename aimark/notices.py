@@ -1,0 +1,192 @@
+"""The notice-and-action registry: rights holders file notices, scans and verifications honour them.
+
+A notice is filed with the work's video: the video is decoded once for its
+content fingerprint (``watermark.contentid``), which the search by picture
+files under the notice's id, and for its SHA-256; the video itself is not
+kept. A video checked later is searched for every registered work at once
+through the index (``watermark.contentindex``), so a re-encoded, downscaled,
+centre-cropped, excerpted or retimed copy still finds its notice.
+
+The notices and the fingerprints live in one SQLite file, by default the
+manifest repository's (``manifests.noticeregistry`` and
+``manifests.contentstore``).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, replace
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Callable
+
+from manifests.contentstore import SQLiteContentStore
+from manifests.noticeregistry import Choice, NoticeError, RightsNotice, SQLiteNoticeStore, new_notice_id
+from manifests.media import sha256_file
+from manifests.repository import default_path
+from watermark import contentid
+from watermark.contentindex import ContentIndex
+
+#: Most notices one video is reported to match.
+MAX_MATCHES = 10
+
+
+@dataclass(frozen=True)
+class NoticeMatch:
+    """A notice whose work a video shows: the notice, and where and how surely its pictures appear."""
+
+    notice: RightsNotice
+    match: contentid.ContentMatch
+
+    def to_dict(self) -> dict[str, Any]:
+        """The notice's id, claimant, choice, terms and contact, the matched spans and the score."""
+        n, m = self.notice, self.match
+        return {"id": n.id, "claimant": n.claimant, "choice": n.choice.value, "terms": n.terms,
+                "contact": n.contact, "work": n.work,
+                "query_span": [round(t, 2) for t in m.query_span], "work_span": [round(t, 2) for t in m.work_span],
+                "score": round(m.score, 2), "false_match_probability": float(f"{m.false_match_probability:.3g}")}
+
+    def describe(self) -> str:
+        """One line: which seconds show which registered work, and how surely."""
+        m = self.match
+        return (f"seconds {m.query_span[0]:g}-{m.query_span[1]:g} show seconds {m.work_span[0]:g}-"
+                f"{m.work_span[1]:g} of '{self.notice.work}' ({self.notice.id}, filed by {self.notice.claimant}); "
+                f"false-match probability {m.false_match_probability:.1e}")
+
+
+class NoticeRegistry:
+    """Rights holders' notices and their works' fingerprints, searchable by picture.
+
+    Parameters
+    ----------
+    path : path-like, optional
+        The SQLite file; default the manifest repository's
+        (``<aimark home>/repository.sqlite``), so notices live beside the manifests.
+
+    Examples
+    --------
+    >>> with NoticeRegistry() as registry:  # doctest: +SKIP
+    ...     notice = registry.add("film.mp4", claimant="Studio A", choice="opt-out")
+    ...     registry.search(contentid.sample_file("upload.mp4").query())
+    [NoticeMatch(notice=RightsNotice(id='notice-...', ...), match=ContentMatch(...))]
+    """
+
+    def __init__(self, path: str | os.PathLike[str] | None = None) -> None:
+        self.path = Path(path) if path is not None else default_path()
+        self.location = str(self.path)
+        self.notices = SQLiteNoticeStore(self.path)
+        try:
+            self.index = ContentIndex(SQLiteContentStore(self.path))
+        except BaseException:
+            self.notices.close()
+            raise
+
+    def add(self, work: str | os.PathLike[str], *, claimant: str, choice: Choice | str, terms: str | None = None,
+            contact: str | None = None, progress: Callable[[int], None] | None = None) -> RightsNotice:
+        """File a notice for the work in the video file ``work``: its fingerprint and hash, never the video.
+
+        Everything given is checked before the video is decoded.
+
+        Raises
+        ------
+        NoticeError
+            A claimant, choice, terms URL or contact that cannot be used.
+        watermark.WatermarkError
+            A video that cannot be read, or whose pictures are too flat to recognise.
+        """
+        path = Path(work)
+        notice = RightsNotice(id=new_notice_id(), claimant=claimant, choice=choice, terms=terms, contact=contact,
+                              work=path.name, sha256="0" * 64, duration=0.0,
+                              registered=datetime.now(timezone.utc).replace(microsecond=0))
+        sampler = contentid.sample_file(path, progress=progress)
+        notice = replace(notice, sha256=sha256_file(path), duration=sampler.end)
+        self.index.add(notice.id, sampler.fingerprint())
+        try:
+            self.notices.add(notice)
+        except BaseException:
+            self.index.remove(notice.id)  # no fingerprint without its notice
+            raise
+        return notice
+
+    def notice(self, notice_id: str) -> RightsNotice:
+        """The notice with this id.
+
+        Raises
+        ------
+        NoticeError
+            If no notice has this id.
+        """
+        found = self.notices.get(notice_id)
+        if found is None:
+            raise NoticeError(f"no notice {notice_id} in '{self.location}'; see `aimark notice list`")
+        return found
+
+    def remove(self, notice_id: str) -> RightsNotice:
+        """Withdraw a notice and its work's fingerprint; the notice as it was.
+
+        Raises
+        ------
+        NoticeError
+            If no notice has this id.
+        """
+        notice = self.notice(notice_id)
+        self.notices.remove(notice_id)
+        self.index.remove(notice_id)
+        return notice
+
+    def list(self, *, limit: int | None = None) -> list[RightsNotice]:
+        """Notices, newest first."""
+        return self.notices.notices(limit=limit)
+
+    def __len__(self) -> int:
+        return len(self.index)
+
+    def search(self, query: contentid.Query) -> list[NoticeMatch]:
+        """The notices whose works the searched video shows, most certain first (empty when none)."""
+        found = []
+        for match in self.index.search(query, limit=MAX_MATCHES):
+            notice = self.notices.get(match.work)
+            if notice is not None:  # a work filed by another user of the index is not a notice
+                found.append(NoticeMatch(notice, match))
+        return found
+
+    def close(self) -> None:
+        self.index.close()
+        self.notices.close()
+
+    def __enter__(self) -> NoticeRegistry:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+
+def registry_beside(repository: str | os.PathLike[str] | None) -> str | None:
+    """The notice registry that lives beside a manifest repository: its SQLite file (None for the default
+    one, or for a server repository, whose notices are not kept in this file)."""
+    if repository is None or "://" in str(repository):
+        return None
+    return str(repository)
+
+
+def open_registry(path: str | os.PathLike[str] | None) -> NoticeRegistry | None:
+    """The registry to check videos against, or None when there is nothing to check.
+
+    A default file that does not exist has no notices; a named one must exist.
+
+    Raises
+    ------
+    NoticeError
+        If a named registry file does not exist.
+    """
+    location = Path(path) if path is not None else default_path()
+    if not location.is_file():
+        if path is None:
+            return None
+        raise NoticeError(f"notice registry '{location}' does not exist; give the file `aimark notice add` "
+                          "filed the notices in")
+    registry = NoticeRegistry(location)
+    if not len(registry):
+        registry.close()
+        return None
+    return registry
