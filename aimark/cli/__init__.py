@@ -8,7 +8,7 @@ from typing import Any
 import click
 
 from aimark import __version__
-from aimark.cli import marking, notices, pipeline, provenance, service
+from aimark.cli import marking, notices, pipeline, provenance, scan, service
 from aimark.cli.output import EXIT_USAGE
 
 
@@ -59,5 +59,5 @@ for command in provenance.COMMANDS:
 for command in pipeline.COMMANDS:
     main.add_command(command)
 
-for command in service.COMMANDS + notices.COMMANDS:
+for command in service.COMMANDS + notices.COMMANDS + scan.COMMANDS:
     main.add_command(command)
