@@ -68,6 +68,24 @@ class ContentStoreError(ManifestError, ValueError):
     """The content store cannot be opened or written, or a work is already registered."""
 
 
+def open_sqlite(path: Path, script: str, what: str, error: type[ManifestError],
+                hint: str = "check the path") -> sqlite3.Connection:
+    """A connection to the SQLite file ``path`` in WAL mode (several processes share it), ``script`` run.
+
+    Raises ``error`` naming ``what`` the file is, with ``hint`` as the way out.
+    """
+    if path.is_dir():
+        raise error(f"{what} '{path}' is a folder; give a file such as '{path / 'repository.sqlite'}'")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        db = sqlite3.connect(path, timeout=30, isolation_level=None)  # waits for another process's write
+        db.execute("PRAGMA journal_mode=WAL")
+        db.executescript(script)
+    except (OSError, sqlite3.Error) as failure:
+        raise error(f"cannot open the {what} '{path}' ({failure}); {hint}") from None
+    return db
+
+
 class SQLiteContentStore:
     """Works and postings in an SQLite file (by default the manifest repository's own).
 
@@ -87,17 +105,7 @@ class SQLiteContentStore:
     def __init__(self, path: str | os.PathLike[str] | None = None) -> None:
         self.path = Path(path) if path is not None else default_path()
         self.location = str(self.path)
-        if self.path.is_dir():
-            raise ContentStoreError(f"content store '{self.path}' is a folder; give a file such as "
-                                    f"'{self.path / 'repository.sqlite'}'")
-        try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            self._db = sqlite3.connect(self.path, timeout=30, isolation_level=None)
-            self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.executescript(schema())
-        except (OSError, sqlite3.Error) as error:
-            raise ContentStoreError(f"cannot open the content store '{self.path}' ({error}); "
-                                    "check the path") from None
+        self._db = open_sqlite(self.path, schema(), "content store", ContentStoreError)
         self._sql = {name: text.replace("{p}", "?") for name, text in QUERIES.items()}
 
     def add(self, number: int, work: str, fingerprint: bytes, keys: np.ndarray, segments: np.ndarray) -> None:

@@ -25,6 +25,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Protocol
 
+from manifests.contentstore import open_sqlite
 from manifests.description import check_url
 from manifests.errors import DescriptionError, ManifestError
 from manifests.repository import default_path
@@ -195,17 +196,8 @@ class SQLiteNoticeStore:
     def __init__(self, path: str | os.PathLike[str] | None = None) -> None:
         self.path = Path(path) if path is not None else default_path()
         self.location = str(self.path)
-        if self.path.is_dir():
-            raise NoticeError(f"notice registry '{self.path}' is a folder; give a file such as "
-                              f"'{self.path / 'repository.sqlite'}'")
-        try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            self._db = sqlite3.connect(self.path, timeout=30, isolation_level=None)
-            self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.executescript(schema())
-        except (OSError, sqlite3.Error) as error:
-            raise NoticeError(f"cannot open the notice registry '{self.path}' ({error}); check the path, "
-                              "or give another with --notices") from None
+        self._db = open_sqlite(self.path, schema(), "notice registry", NoticeError,
+                               "check the path, or give another with --notices")
         self._sql = {name: text.replace("{p}", "?") for name, text in QUERIES.items()}
 
     def add(self, notice: RightsNotice) -> None:
