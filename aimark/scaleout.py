@@ -53,7 +53,9 @@ def scan_local(paths: Iterable[str], settings: ScanSettings, *, workers: int | N
         finally:
             close_contexts()
         return
-    pool = multiprocessing.Pool(count, initializer=start_worker)
+    # forkserver: workers fork from a fresh single-threaded process, never from this one, whose threads
+    # (Ray's, a server's) may hold locks a forked child would wait on for ever.
+    pool = multiprocessing.get_context("forkserver").Pool(count, initializer=start_worker)
     try:
         yield from _ordered(lambda path: pool.apply_async(scan_file, (path, settings)), lambda job: job.get(),
                             paths, count * IN_FLIGHT)
