@@ -30,5 +30,7 @@ def test_forged_manifest_stores_yield_claims_or_a_repository_error(path):
         claims = stored_claims(path.read_bytes())
     except RepositoryError:
         return
-    assert all(isinstance(value, (str, bool, dict, type(None))) for value in vars(claims).values())
+    texts = (tuple(value) for value in vars(claims).values() if isinstance(value, tuple))  # the rights owners
+    assert all(isinstance(value, (str, bool, dict, tuple, type(None))) for value in vars(claims).values())
+    assert all(isinstance(text, str) for value in texts for text in value)
     assert len(stored_disclosures(path.read_bytes(), None)) == 10
