@@ -8,7 +8,7 @@ import click
 
 from aimark.cli.output import emit_json, json_option, progress, quiet_option, user_errors
 from aimark.cli.pipeline import load_settings, notices_option, settings_option
-from aimark.notices import NoticeRegistry
+from aimark.notices import NoticeRegistry, registry_beside
 from manifests.noticeregistry import Choice, NoticeError, RightsNotice, check_notice_id
 
 
@@ -29,7 +29,7 @@ NOTICE_ID = NoticeIdType()
 
 def _registry(notices_path: str | None, settings_path: str | None) -> NoticeRegistry:
     """The registry named, else the one beside the settings' repository, else beside the default one."""
-    return NoticeRegistry(notices_path or load_settings(settings_path).repository)
+    return NoticeRegistry(notices_path or registry_beside(load_settings(settings_path).repository))
 
 
 def _notice_text(notice: RightsNotice) -> str:

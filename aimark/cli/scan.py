@@ -14,6 +14,7 @@ import click
 import outputs
 from aimark.cli.output import EXIT_USAGE, force_option, progress, quiet_option, user_errors
 from aimark.cli.pipeline import load_settings, notices_option, repository_option, settings_option
+from aimark.notices import registry_beside
 from aimark.rows import open_writer, pyarrow_modules, read_rows, row_format
 from aimark.scaleout import ray_module, scan_local, scan_ray
 from aimark.scan import Decision, Policy, ScanSettings
@@ -117,8 +118,8 @@ def scan(sources: tuple[str, ...], out_path: str | None, key_paths: tuple[str, .
     settings = load_settings(settings_path)
     repository = repository_path or (str(settings.repository) if settings.repository else None)
     options = ScanSettings(key_paths=key_paths or ((str(settings.key),) if settings.key else ()),
-                           trust_anchors=trust_anchors, repository=repository, notices=notices_path or repository,
-                           policy=Policy(policy))
+                           trust_anchors=trust_anchors, repository=repository,
+                           notices=notices_path or registry_beside(repository), policy=Policy(policy))
     options.check()
     check_sources(sources)
     if ray_address is not None:
