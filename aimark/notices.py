@@ -7,9 +7,9 @@ kept. A video checked later is searched for every registered work at once
 through the index (``watermark.contentindex``), so a re-encoded, downscaled,
 centre-cropped, excerpted or retimed copy still finds its notice.
 
-The notices and the fingerprints live in one SQLite file, by default the
-manifest repository's (``manifests.noticeregistry`` and
-``manifests.contentstore``).
+The notices and the fingerprints live in the manifest repository's
+database, an SQLite file by default or a PostgreSQL server, as two more
+migrated components (``manifests.noticeregistry``, ``manifests.contentstore``).
 """
 
 from __future__ import annotations
@@ -20,8 +20,9 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable
 
-from manifests.contentstore import SQLiteContentStore
-from manifests.noticeregistry import Choice, NoticeError, RightsNotice, SQLiteNoticeStore, new_notice_id
+from manifests.contentstore import DatabaseContentStore, check_file
+from manifests.database import SQLiteDatabase, is_postgres_url, open_database
+from manifests.noticeregistry import Choice, DatabaseNoticeStore, NoticeError, RightsNotice, new_notice_id
 from manifests.media import sha256_file
 from manifests.repository import default_path
 from watermark import contentid
@@ -59,9 +60,11 @@ class NoticeRegistry:
 
     Parameters
     ----------
-    path : path-like, optional
-        The SQLite file; default the manifest repository's
-        (``<aimark home>/repository.sqlite``), so notices live beside the manifests.
+    location : path-like or str, optional
+        The SQLite file or the ``postgresql://`` URL of the manifest repository
+        the notices live beside; default ``<aimark home>/repository.sqlite``.
+        Notices and fingerprints are two more migrated components of its
+        database (``manifests.noticeregistry``, ``manifests.contentstore``).
 
     Examples
     --------
@@ -71,14 +74,20 @@ class NoticeRegistry:
     [NoticeMatch(notice=RightsNotice(id='notice-...', ...), match=ContentMatch(...))]
     """
 
-    def __init__(self, path: str | os.PathLike[str] | None = None) -> None:
-        self.path = Path(path) if path is not None else default_path()
-        self.location = str(self.path)
-        self.notices = SQLiteNoticeStore(self.path)
+    def __init__(self, location: str | os.PathLike[str] | None = None) -> None:
+        if location is not None and is_postgres_url(str(location)):
+            database = open_database(str(location))
+        else:
+            path = Path(location) if location is not None else default_path()
+            check_file(path, "notice registry", NoticeError)
+            database = SQLiteDatabase(path)
+        self.database = database
+        self.location = database.location
         try:
-            self.index = ContentIndex(SQLiteContentStore(self.path))
+            self.notices = DatabaseNoticeStore(database)
+            self.index = ContentIndex(DatabaseContentStore(database))
         except BaseException:
-            self.notices.close()
+            database.close()
             raise
 
     def add(self, work: str | os.PathLike[str], *, claimant: str, choice: Choice | str, terms: str | None = None,
@@ -151,8 +160,7 @@ class NoticeRegistry:
         return found
 
     def close(self) -> None:
-        self.index.close()
-        self.notices.close()
+        self.database.close()
 
     def __enter__(self) -> NoticeRegistry:
         return self
@@ -162,9 +170,9 @@ class NoticeRegistry:
 
 
 def registry_beside(repository: str | os.PathLike[str] | None) -> str | None:
-    """The notice registry that lives beside a manifest repository: its SQLite file (None for the default
-    one, or for a server repository, whose notices are not kept in this file)."""
-    if repository is None or "://" in str(repository):
+    """The notice registry beside a manifest repository: the same SQLite file or PostgreSQL database
+    (None for the default one, and for a resolution service, which keeps no notices for others)."""
+    if repository is None or str(repository).startswith(("http://", "https://")):
         return None
     return str(repository)
 
@@ -179,13 +187,14 @@ def open_registry(path: str | os.PathLike[str] | None) -> NoticeRegistry | None:
     NoticeError
         If a named registry file does not exist.
     """
-    location = Path(path) if path is not None else default_path()
-    if not location.is_file():
-        if path is None:
-            return None
-        raise NoticeError(f"notice registry '{location}' does not exist; give the file `aimark notice add` "
-                          "filed the notices in")
-    registry = NoticeRegistry(location)
+    if path is None or not is_postgres_url(str(path)):
+        location = Path(path) if path is not None else default_path()
+        if not location.is_file():
+            if path is None:
+                return None
+            raise NoticeError(f"notice registry '{location}' does not exist; give the file `aimark notice add` "
+                              "filed the notices in")
+    registry = NoticeRegistry(path)
     if not len(registry):
         registry.close()
         return None

@@ -36,16 +36,21 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Sequence
 
+import numpy as np
+
 import manifests
 import watermark
 from aimark.errors import AimarkError
 from aimark.notices import NoticeMatch, NoticeRegistry, open_registry
+from aimark.resolution import Resolvers, accepted, resolve
 from aimark.verify import _file_facts as file_facts  # the one reading of a file's facts and hash
 from aimark.verify import _manifest_layer as manifest_layer  # the one reading of the manifest and label
+from aimark.verify import _recorded as recorded  # the one comparison of pictures with a record
 from aimark.verify import _repository as opened_repository  # the one check of a repository path
 from manifests.noticeregistry import Choice
+from manifests.reading import load_trust_anchors
 from manifests.repository import ManifestRepository, stored_claims
-from watermark import contentid
+from watermark import contentid, fingerprint
 from watermark.video import read_pictures
 
 #: Seconds of pictures the mark is read from first.
@@ -98,6 +103,10 @@ class ScanSettings:
     policy : Policy
     mark_seconds : float
         Seconds of pictures the mark is read from before deciding whether to read more.
+    resolvers : Resolvers, optional
+        Providers' resolution services, asked (``byBinding``: the identifier only, never the video)
+        for a watermark identifier the repository does not hold; their manifest is believed only
+        when it chains to ``trust_anchors`` and matches the pictures (:mod:`aimark.resolution`).
     """
 
     key_paths: tuple[str, ...] = ()
@@ -106,6 +115,7 @@ class ScanSettings:
     notices: str | None = None
     policy: Policy = Policy.STRICT
     mark_seconds: float = MARK_SECONDS
+    resolvers: Resolvers | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "key_paths", tuple(str(p) for p in self.key_paths))
@@ -119,7 +129,7 @@ class ScanSettings:
         for path in self.key_paths:
             watermark.Key.load(path)
         if self.trust_anchors is not None:
-            manifests.reading.load_trust_anchors(self.trust_anchors)
+            load_trust_anchors(self.trust_anchors)
         with opened_repository(self.repository):
             pass
         registry = open_registry(self.notices)
@@ -299,8 +309,13 @@ def _in_doubt(result: watermark.Detection) -> bool:
     return (result.detected and result.identifier is None) or (not result.detected and result.score >= DOUBT_SCORE)
 
 
-def _read_pictures(path: Path, marks: _MarkReader | None, sampler: contentid.ContentSampler | None) -> None:
-    """One decode, stopped as soon as neither the mark nor the fingerprint needs more pictures."""
+def _read_pictures(path: Path, marks: _MarkReader | None, sampler: contentid.ContentSampler | None,
+                   frames: list[tuple[np.ndarray, float]] | None) -> None:
+    """One decode, stopped as soon as neither the mark nor the fingerprint needs more pictures.
+
+    ``frames`` collects the pictures' signatures (8 x 8 block means) that a
+    resolver's manifest is compared with, for the pictures the mark reads.
+    """
     if marks is None and sampler is None:
         return
     for picture in read_pictures(path):
@@ -308,6 +323,8 @@ def _read_pictures(path: Path, marks: _MarkReader | None, sampler: contentid.Con
             sampler.add(picture.luma, picture.time, bit_depth=picture.bit_depth)
         if marks is not None and marks.reading:
             marks.add(picture)
+            if frames is not None:
+                frames.append((fingerprint.frame_signature(picture.luma, bit_depth=picture.bit_depth), picture.time))
         elif sampler is None:
             break
 
@@ -319,23 +336,26 @@ class _Context:
     keys: list[watermark.Key]
     repository: ManifestRepository | None
     registry: NoticeRegistry | None
+    trust_anchors: bytes | None
     stack: ExitStack
 
 
-_CONTEXTS: dict[ScanSettings, _Context] = {}
+_CONTEXTS: dict[tuple, _Context] = {}
 
 
 def _context(settings: ScanSettings) -> _Context:
-    """The keys, repository and registry of ``settings``, opened on this process's first file."""
-    if settings not in _CONTEXTS:
+    """The keys, repository, registry and trust anchors of ``settings``, opened on this process's first file."""
+    opened = (settings.key_paths, settings.repository, settings.notices, settings.trust_anchors)
+    if opened not in _CONTEXTS:
         stack = ExitStack()
         repository = stack.enter_context(opened_repository(settings.repository))
         registry = open_registry(settings.notices)
         if registry is not None:
             stack.callback(registry.close)
-        _CONTEXTS[settings] = _Context([watermark.Key.load(p) for p in settings.key_paths], repository, registry,
-                                       stack)
-    return _CONTEXTS[settings]
+        anchors = load_trust_anchors(settings.trust_anchors) if settings.trust_anchors else None
+        _CONTEXTS[opened] = _Context([watermark.Key.load(p) for p in settings.key_paths], repository, registry,
+                                     anchors, stack)
+    return _CONTEXTS[opened]
 
 
 def close_contexts() -> None:
@@ -399,10 +419,14 @@ def _scan(path: Path, settings: ScanSettings, context: _Context, started: float)
     answered = valid and claims.digital_source_type is not None
     marks = None if answered else _MarkReader(context.keys, settings.mark_seconds)
     sampler = contentid.ContentSampler() if context.registry is not None else None
-    _read_pictures(path, marks, sampler)
+    frames: list[tuple[np.ndarray, float]] | None = [] if settings.resolvers is not None else None
+    _read_pictures(path, marks, sampler, frames)
     identifier = claims.watermark_identifier if valid else None
-    if marks is not None:
-        identifier = _mark(evidence, marks.finish(), context.repository) or identifier
+    found = _mark(evidence, marks.finish(), context.repository) if marks is not None else None
+    if found is not None and found.identifier:
+        identifier = found.identifier
+        if evidence.claims is None and frames is not None:
+            _resolve(evidence, found, path, settings.resolvers, context.trust_anchors, frames)
     notices = context.registry.search(sampler.query()) if sampler is not None else []
 
     decision, reasons, terms = decide(evidence.generated, evidence.claims, evidence.reservations, notices,
@@ -424,6 +448,26 @@ def _scan(path: Path, settings: ScanSettings, context: _Context, started: float)
         seconds=time.perf_counter() - started)
 
 
+def _resolve(evidence: _Evidence, detection: watermark.Detection, path: Path, resolvers: Resolvers,
+             trust_anchors: bytes | None, frames: list[tuple[np.ndarray, float]]) -> None:
+    """Ask the resolvers for the manifest of an identifier the repository does not hold (the identifier only)."""
+    pictures = (np.array([s for s, _ in frames], np.float32).reshape(len(frames), -1), np.array([t for _, t in frames]))
+    answers = resolve(resolvers, identifier=detection.identifier, path=path, trust_anchors=trust_anchors,
+                      compare=lambda record: recorded(record, pictures, detection.flipped))
+    believed = accepted(answers)
+    for answer in answers:
+        if not answer.accepted:
+            evidence.reasons.append(f"resolver {answer.resolver} was not believed or gave nothing "
+                                    f"({answer.refused or 'no answer'})")
+    if believed is None:
+        return
+    evidence.signals.append(f"resolver:{believed.resolver}")
+    evidence.claims = stored_claims(believed.record.store)
+    evidence.reasons.append(f"resolver {believed.resolver} gave the manifest ({believed.manifest_id}), signed under a "
+                            "trusted root, bound to the identifier and matching the pictures")
+    _source_type(evidence, evidence.claims, "the resolved manifest")
+
+
 def _source_type(evidence: _Evidence, claims: manifests.Claims, where: str) -> None:
     """What a manifest's digital source type says about who made the content."""
     source = claims.digital_source_type
@@ -437,8 +481,8 @@ def _source_type(evidence: _Evidence, claims: manifests.Claims, where: str) -> N
 
 
 def _mark(evidence: _Evidence, detections: list[watermark.Detection],
-          repository: ManifestRepository | None) -> str | None:
-    """What the marks found say; the identifier read, and the manifest recovered through it."""
+          repository: ManifestRepository | None) -> watermark.Detection | None:
+    """What the marks found say, and the manifest recovered through the best one (which is returned)."""
     found = sorted((d for d in detections if d.detected), key=lambda d: (d.identifier is None, -d.score))
     for detection in found:
         evidence.signals.append(f"watermark:{detection.key_id}")
@@ -455,4 +499,4 @@ def _mark(evidence: _Evidence, detections: list[watermark.Detection],
         evidence.reasons.append(f"the manifest recovered through the watermark ({record.manifest_id}) "
                                 f"states the training choices")
         _source_type(evidence, evidence.claims, "the recovered manifest")
-    return best.identifier
+    return best

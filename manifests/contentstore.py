@@ -8,21 +8,22 @@ integers, fingerprints are opaque bytes, as the identifier is for the
 repository.
 
 The statements are plain SQL that SQLite and PostgreSQL both run; only the
-binary column type and the parameter style differ, so :func:`schema` and
-:data:`QUERIES` can become one more migration of a server repository.
-:class:`SQLiteContentStore` is the embedded store.
+binary column type differs. :class:`DatabaseContentStore` keeps them in a
+repository database (an SQLite file or a PostgreSQL server) as one more
+migrated component (:data:`MIGRATIONS`); :class:`SQLiteContentStore` is the
+embedded store.
 """
 
 from __future__ import annotations
 
 import os
-import sqlite3
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Sequence
 
 import numpy as np
 
+from manifests.database import Database, DuplicateError, Migration, SQLiteDatabase, migrate
 from manifests.errors import ManifestError
 from manifests.repository import default_path
 
@@ -68,25 +69,101 @@ class ContentStoreError(ManifestError, ValueError):
     """The content store cannot be opened or written, or a work is already registered."""
 
 
-def open_sqlite(path: Path, script: str, what: str, error: type[ManifestError],
-                hint: str = "check the path") -> sqlite3.Connection:
-    """A connection to the SQLite file ``path`` in WAL mode (several processes share it), ``script`` run.
-
-    Raises ``error`` naming ``what`` the file is, with ``hint`` as the way out.
-    """
+def check_file(path: Path, what: str, error: type[ManifestError]) -> None:
+    """Refuse a folder where an SQLite file is meant, naming ``what`` the file is, as one line."""
     if path.is_dir():
         raise error(f"{what} '{path}' is a folder; give a file such as '{path / 'repository.sqlite'}'")
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        db = sqlite3.connect(path, timeout=30, isolation_level=None)  # waits for another process's write
-        db.execute("PRAGMA journal_mode=WAL")
-        db.executescript(script)
-    except (OSError, sqlite3.Error) as failure:
-        raise error(f"cannot open the {what} '{path}' ({failure}); {hint}") from None
-    return db
 
 
-class SQLiteContentStore:
+#: The store's schema versions, a component of the repository database (``manifests.database``).
+MIGRATIONS = (
+    Migration(1, "content fingerprints of registered works and their index postings",
+              sqlite=tuple(filter(str.strip, schema("BLOB").split(";"))),
+              postgresql=tuple(filter(str.strip, schema("BYTEA").split(";")))),
+)
+_SQL = {name: text.replace("{p}", "?") for name, text in QUERIES.items()}  # Database takes '?' everywhere
+
+
+class DatabaseContentStore:
+    """Works and postings in a repository database: an SQLite file or a PostgreSQL server.
+
+    Opening brings the tables to the newest of :data:`MIGRATIONS` (component
+    ``content_index``), beside the manifests' own.
+
+    Parameters
+    ----------
+    database : manifests.database.Database
+    owned : bool
+        Close the database with the store.
+    """
+
+    def __init__(self, database: Database, *, owned: bool = False) -> None:
+        self.database = database
+        self.location = database.location
+        self._owned = owned
+        migrate(database, "content_index", MIGRATIONS)
+
+    def add(self, number: int, work: str, fingerprint: bytes, keys: np.ndarray, segments: np.ndarray) -> None:
+        registered = datetime.now(timezone.utc).isoformat(timespec="seconds")
+        postings = list(zip(np.asarray(keys, np.int64).tolist(), [number] * len(keys),
+                            np.asarray(segments, np.int64).tolist()))
+        try:
+            with self.database.transaction() as execute:
+                execute(_SQL["add_work"], (number, work, registered, len(np.unique(segments)), fingerprint))
+                for posting in postings:
+                    execute(_SQL["add_posting"], posting)
+        except DuplicateError:
+            raise ContentStoreError(f"work '{work}' is already registered in '{self.location}' (or another "
+                                    "work has its number); remove it first to replace it") from None
+
+    def remove(self, work: str) -> bool:
+        with self.database.transaction() as execute:
+            rows = execute(_SQL["find_work"], (work,))
+            if not rows:
+                return False
+            execute(_SQL["remove_postings"], (rows[0][0],))
+            execute(_SQL["remove_work"], (rows[0][0],))
+        return True
+
+    def get(self, work: str) -> bytes | None:
+        rows = self.database.execute(_SQL["find_work"], (work,))
+        return bytes(rows[0][1]) if rows else None
+
+    def lookup(self, keys: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        wanted = np.unique(np.asarray(keys, np.int64)).tolist()
+        rows: list[tuple] = []
+        for start in range(0, len(wanted), _CHUNK):
+            chunk = wanted[start:start + _CHUNK]
+            rows += self.database.execute(_SQL["lookup"].replace("{keys}", ", ".join("?" * len(chunk))), chunk)
+        found = np.array(rows, np.int64).reshape(-1, 3)
+        return found[:, 0], found[:, 1], found[:, 2]
+
+    def fingerprints(self, numbers: Sequence[int]) -> dict[int, tuple[str, bytes]]:
+        found: dict[int, tuple[str, bytes]] = {}
+        numbers = list(numbers)
+        for start in range(0, len(numbers), _CHUNK):
+            chunk = numbers[start:start + _CHUNK]
+            statement = _SQL["fingerprints"].replace("{numbers}", ", ".join("?" * len(chunk)))
+            for number, work, data in self.database.execute(statement, chunk):
+                found[number] = (work, bytes(data))
+        return found
+
+    def counts(self) -> tuple[int, int]:
+        works, segments = self.database.execute(_SQL["counts"])[0]
+        return int(works), int(segments)
+
+    def close(self) -> None:
+        if self._owned:
+            self.database.close()
+
+    def __enter__(self) -> DatabaseContentStore:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+
+class SQLiteContentStore(DatabaseContentStore):
     """Works and postings in an SQLite file (by default the manifest repository's own).
 
     Parameters
@@ -104,86 +181,5 @@ class SQLiteContentStore:
 
     def __init__(self, path: str | os.PathLike[str] | None = None) -> None:
         self.path = Path(path) if path is not None else default_path()
-        self.location = str(self.path)
-        self._db = open_sqlite(self.path, schema(), "content store", ContentStoreError)
-        self._sql = {name: text.replace("{p}", "?") for name, text in QUERIES.items()}
-
-    def add(self, number: int, work: str, fingerprint: bytes, keys: np.ndarray, segments: np.ndarray) -> None:
-        registered = datetime.now(timezone.utc).isoformat(timespec="seconds")
-        postings = list(zip(np.asarray(keys, np.int64).tolist(), [number] * len(keys),
-                            np.asarray(segments, np.int64).tolist()))
-        try:
-            self._db.execute("BEGIN IMMEDIATE")
-            self._db.execute(self._sql["add_work"],
-                             (number, work, registered, len(np.unique(segments)), fingerprint))
-            self._db.executemany(self._sql["add_posting"], postings)
-            self._db.execute("COMMIT")
-        except sqlite3.IntegrityError:
-            self._db.execute("ROLLBACK")
-            raise ContentStoreError(f"work '{work}' is already registered in '{self.path}' (or another "
-                                    "work has its number); remove it first to replace it") from None
-        except sqlite3.Error as error:
-            if self._db.in_transaction:
-                self._db.execute("ROLLBACK")
-            raise ContentStoreError(f"cannot write to the content store '{self.path}' ({error})") from None
-
-    def remove(self, work: str) -> bool:
-        row = self._one("find_work", (work,))
-        if row is None:
-            return False
-        try:
-            self._db.execute("BEGIN IMMEDIATE")
-            self._db.execute(self._sql["remove_postings"], (row[0],))
-            self._db.execute(self._sql["remove_work"], (row[0],))
-            self._db.execute("COMMIT")
-        except sqlite3.Error as error:
-            if self._db.in_transaction:
-                self._db.execute("ROLLBACK")
-            raise ContentStoreError(f"cannot write to the content store '{self.path}' ({error})") from None
-        return True
-
-    def get(self, work: str) -> bytes | None:
-        row = self._one("find_work", (work,))
-        return None if row is None else bytes(row[1])
-
-    def lookup(self, keys: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        wanted = np.unique(np.asarray(keys, np.int64)).tolist()
-        rows: list[tuple[int, int, int]] = []
-        for start in range(0, len(wanted), _CHUNK):
-            chunk = wanted[start:start + _CHUNK]
-            rows += self._all(self._sql["lookup"].replace("{keys}", ", ".join("?" * len(chunk))), chunk)
-        found = np.array(rows, np.int64).reshape(-1, 3)
-        return found[:, 0], found[:, 1], found[:, 2]
-
-    def fingerprints(self, numbers: Sequence[int]) -> dict[int, tuple[str, bytes]]:
-        found: dict[int, tuple[str, bytes]] = {}
-        numbers = list(numbers)
-        for start in range(0, len(numbers), _CHUNK):
-            chunk = numbers[start:start + _CHUNK]
-            for number, work, data in self._all(
-                    self._sql["fingerprints"].replace("{numbers}", ", ".join("?" * len(chunk))), chunk):
-                found[number] = (work, bytes(data))
-        return found
-
-    def counts(self) -> tuple[int, int]:
-        works, segments = self._one("counts", ())
-        return int(works), int(segments)
-
-    def _one(self, name: str, parameters: tuple) -> tuple | None:
-        rows = self._all(self._sql[name], parameters)
-        return rows[0] if rows else None
-
-    def _all(self, statement: str, parameters: Sequence) -> list[tuple]:
-        try:
-            return self._db.execute(statement, tuple(parameters)).fetchall()
-        except sqlite3.Error as error:
-            raise ContentStoreError(f"cannot read the content store '{self.path}' ({error})") from None
-
-    def close(self) -> None:
-        self._db.close()
-
-    def __enter__(self) -> SQLiteContentStore:
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.close()
+        check_file(self.path, "content store", ContentStoreError)
+        super().__init__(SQLiteDatabase(self.path), owned=True)

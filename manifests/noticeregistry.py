@@ -8,9 +8,9 @@ by default in the same file). This module keeps the notices; pairing them
 with the fingerprints is the pipeline's (``aimark.notices``), since this
 layer does not know the signal.
 
-The statements are plain SQL that SQLite and PostgreSQL both run (``{p}`` is
-the parameter marker), so :func:`schema` and :data:`QUERIES` can become one
-more migration of a server repository.
+The statements are plain SQL that SQLite and PostgreSQL both run:
+:class:`DatabaseNoticeStore` keeps them in a repository database as one more
+migrated component (:data:`MIGRATIONS`), beside the manifests' tables.
 """
 
 from __future__ import annotations
@@ -19,13 +19,13 @@ import enum
 import os
 import re
 import secrets
-import sqlite3
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Protocol
 
-from manifests.contentstore import open_sqlite
+from manifests.contentstore import check_file
+from manifests.database import Database, DuplicateError, Migration, SQLiteDatabase, migrate
 from manifests.description import check_url
 from manifests.errors import DescriptionError, ManifestError
 from manifests.repository import default_path
@@ -183,59 +183,67 @@ def _notice(row: tuple) -> RightsNotice:
     return RightsNotice(**data)
 
 
-class SQLiteNoticeStore:
-    """Notices in an SQLite file: by default the manifest repository's, so they live beside the manifests.
+#: The notices' schema versions, a component of the repository database (``manifests.database``).
+MIGRATIONS = (
+    Migration(1, "rights holders' notices", sqlite=tuple(filter(str.strip, schema().split(";"))),
+              postgresql=tuple(filter(str.strip, schema().split(";")))),
+)
+_SQL = {name: text.replace("{p}", "?") for name, text in QUERIES.items()}  # Database takes '?' everywhere
+
+
+class DatabaseNoticeStore:
+    """Notices in a repository database (an SQLite file or a PostgreSQL server), component ``notices``.
 
     Parameters
     ----------
-    path : path-like, optional
-        The database file, created on first use. Default:
-        :func:`manifests.repository.default_path`.
+    database : manifests.database.Database
+    owned : bool
+        Close the database with the store.
     """
 
-    def __init__(self, path: str | os.PathLike[str] | None = None) -> None:
-        self.path = Path(path) if path is not None else default_path()
-        self.location = str(self.path)
-        self._db = open_sqlite(self.path, schema(), "notice registry", NoticeError,
-                               "check the path, or give another with --notices")
-        self._sql = {name: text.replace("{p}", "?") for name, text in QUERIES.items()}
+    def __init__(self, database: Database, *, owned: bool = False) -> None:
+        self.database = database
+        self.location = database.location
+        self._owned = owned
+        migrate(database, "notices", MIGRATIONS)
 
     def add(self, notice: RightsNotice) -> None:
         values = [getattr(notice, name) for name in _COLUMNS]
         values[2], values[8] = notice.choice.value, notice.registered.isoformat()
         try:
-            self._db.execute(self._sql["add"], values)
-        except sqlite3.IntegrityError:
-            raise NoticeError(f"notice {notice.id} is already registered in '{self.path}'") from None
-        except sqlite3.Error as error:
-            raise NoticeError(f"cannot write to the notice registry '{self.path}' ({error})") from None
+            self.database.execute(_SQL["add"], values)
+        except DuplicateError:
+            raise NoticeError(f"notice {notice.id} is already registered in '{self.location}'") from None
 
     def get(self, notice_id: str) -> RightsNotice | None:
-        rows = self._rows("get", (notice_id,))
-        return rows[0] if rows else None
+        rows = self.database.execute(_SQL["get"], (notice_id,))
+        return _notice(rows[0]) if rows else None
 
     def remove(self, notice_id: str) -> bool:
-        try:
-            return self._db.execute(self._sql["remove"], (notice_id,)).rowcount > 0
-        except sqlite3.Error as error:
-            raise NoticeError(f"cannot write to the notice registry '{self.path}' ({error})") from None
+        with self.database.transaction() as execute:
+            found = bool(execute(_SQL["get"], (notice_id,)))
+            execute(_SQL["remove"], (notice_id,))
+        return found
 
     def notices(self, *, limit: int | None = None) -> list[RightsNotice]:
-        return self._rows("list_limit", (limit,)) if limit else self._rows("list", ())
-
-    def _rows(self, name: str, parameters: tuple) -> list[RightsNotice]:
-        try:
-            rows = self._db.execute(self._sql[name], parameters).fetchall()
-        except sqlite3.Error as error:
-            raise NoticeError(f"cannot read the notice registry '{self.path}' ({error})") from None
+        rows = self.database.execute(_SQL["list_limit"], (limit,)) if limit else self.database.execute(_SQL["list"])
         return [_notice(row) for row in rows]
 
     def close(self) -> None:
-        self._db.close()
+        if self._owned:
+            self.database.close()
 
-    def __enter__(self) -> SQLiteNoticeStore:
+    def __enter__(self) -> DatabaseNoticeStore:
         return self
 
     def __exit__(self, *exc_info: object) -> None:
         self.close()
 
+
+class SQLiteNoticeStore(DatabaseNoticeStore):
+    """Notices in an SQLite file: by default the manifest repository's, so they live beside the manifests."""
+
+    def __init__(self, path: str | os.PathLike[str] | None = None) -> None:
+        self.path = Path(path) if path is not None else default_path()
+        check_file(self.path, "notice registry", NoticeError)
+        super().__init__(SQLiteDatabase(self.path), owned=True)

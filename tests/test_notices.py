@@ -11,6 +11,7 @@ from click.testing import CliRunner
 
 from _edits import centre_crop, edit, scaled
 from _pipeline import home  # noqa: F401  (fixture)
+from _postgres import postgres_server  # noqa: F401  (fixture)
 from aimark.cli import main
 from aimark.notices import NoticeRegistry, open_registry
 from aimark.verify import verify
@@ -146,3 +147,26 @@ def test_cli_errors_are_one_line(tmp_path):
 
 def test_choice_values_are_the_cli_words():
     assert [c.value for c in Choice] == ["opt-out", "license"]
+
+
+def test_the_registry_lives_beside_a_postgresql_repository_and_scan_and_verify_honour_it(tmp_path, works,
+                                                                                         postgres_server):
+    url = postgres_server.create_database()
+    runner = CliRunner()
+    assert runner.invoke(main, ["repository", "list", "--repository", url]).exit_code == 0  # the manifests' tables
+    added = runner.invoke(main, ["notice", "add", str(works["generated"]), "--claimant", "Studio B", "--choice",
+                                 "license", "--terms", TERMS, "--notices", url, "--json"])
+    assert added.exit_code == 0, added.output
+    filed = json.loads(added.output)
+    with NoticeRegistry(url) as registry:
+        assert [n.id for n in registry.list()] == [filed["id"]] and len(registry) == 1
+        versions = dict(registry.database.execute("SELECT component, MAX(version) FROM aimark_schema "
+                                                  "GROUP BY component"))
+    assert versions == {"manifests": versions["manifests"], "notices": 1, "content_index": 1}
+    copy = edit(works["generated"], tmp_path / "copy.mp4", window=(1.0, 5.0), crf=28)
+    row = json.loads(runner.invoke(main, ["scan", str(copy), "--repository", url, "--json-lines", "--quiet"]).stdout)
+    assert (row["decision"], row["terms"], row["notice"]["id"]) == ("use", TERMS, filed["id"])
+    checked = verify(copy, repository=url, notices=url)
+    assert [m.notice.id for m in checked.notices] == [filed["id"]]
+    removed = runner.invoke(main, ["notice", "remove", filed["id"], "--notices", url])
+    assert removed.exit_code == 0 and open_registry(url) is None

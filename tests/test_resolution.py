@@ -226,3 +226,21 @@ def test_a_resolver_that_floods_its_answer_is_cut_off(homes):
         data = verify(homes, homes.public_upload, "--resolver", flooding, "--trust-anchors", str(homes.root))
     assert data["verdict"] == "watermark-only"
     assert "sent more than 1,048,576 bytes" in data["resolutions"][0]["refused"]
+
+
+def test_scan_recovers_the_training_choices_through_the_provider_resolver(homes):
+    upload = str(homes.public_upload)
+    believed = run(homes.platform, "scan", upload, "--json-lines", "--quiet", "--resolver", homes.url,
+                   "--trust-anchors", str(homes.root))
+    assert believed.exit_code == 0, believed.output
+    row = json.loads(believed.stdout)
+    assert row["ai_evidence"] == ["watermark:" + row["ai_evidence"][0].split(":", 1)[1], f"resolver:{homes.url}",
+                                  "c2pa:trainedAlgorithmicMedia"]
+    assert (row["identifier"], row["author"], row["provider"], row["model"]) == (
+        homes.public_identifier, "Ada Li", "ACME", "VidGen")
+    assert (row["ai_training"], row["decision"]) == ("notAllowed", "exclude")  # the stamp's default policy
+    untrusted = json.loads(run(homes.platform, "scan", upload, "--json-lines", "--quiet", "--resolver",
+                               homes.url).stdout)
+    assert untrusted["author"] is None and untrusted["ai_training"] == "unspecified"
+    assert untrusted["decision"] == "use" and any(r.startswith(f"resolver {homes.url} was not believed")
+                                                  for r in untrusted["reasons"])

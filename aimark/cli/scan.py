@@ -6,6 +6,7 @@ import collections
 import contextlib
 import json
 import sys
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -70,6 +71,12 @@ def _rows_file(out_path: str | None, overwrite: bool, sources: tuple[str, ...]) 
               help="Watermark key file to detect with (repeatable); the public default key is always tried.")
 @click.option("--trust-anchors", type=click.Path(dir_okay=False), metavar="PEM",
               help="PEM root certificates whose signatures count as trusted.")
+@click.option("--resolver", "resolver_urls", metavar="URL", multiple=True,
+              help="A provider's resolution service to ask for the manifest of a watermark identifier the "
+                   "repository does not hold (repeatable; the identifier is sent, never the video). Its manifest "
+                   "counts only under --trust-anchors.")
+@click.option("--resolver-timeout", type=click.FloatRange(0.1, 600), metavar="SECONDS",
+              help="Seconds to wait for each resolver request (default 10).")
 @repository_option
 @notices_option
 @click.option("--policy", type=click.Choice([p.value for p in Policy]), default=Policy.STRICT.value,
@@ -88,7 +95,7 @@ def _rows_file(out_path: str | None, overwrite: bool, sources: tuple[str, ...]) 
 @quiet_option
 @user_errors
 def scan(sources: tuple[str, ...], out_path: str | None, key_paths: tuple[str, ...], trust_anchors: str | None,
-         repository_path: str | None, notices_path: str | None, policy: str, workers: int | None,
+         resolver_urls: tuple[str, ...], resolver_timeout: float | None, repository_path: str | None, notices_path: str | None, policy: str, workers: int | None,
          ray_address: str | None, json_lines: bool, resume: bool, settings_path: str | None, force: bool,
          quiet: bool) -> None:
     """Sort a dataset's videos: generated or human, may they be trained on, has a rights holder objected.
@@ -115,11 +122,14 @@ def scan(sources: tuple[str, ...], out_path: str | None, key_paths: tuple[str, .
         raise click.UsageError("--resume continues an --out file; name it")
     if resume and force:
         raise click.UsageError("--resume keeps the rows of --out, --force replaces them: give one")
-    settings = load_settings(settings_path)
+    settings = load_settings(settings_path, resolvers=resolver_urls or None, resolver_timeout=resolver_timeout,
+                             trust_anchors=trust_anchors)
     repository = repository_path or (str(settings.repository) if settings.repository else None)
+    resolvers = replace(settings.resolution(), send_content=False, send_evidence=False)  # the identifier only
     options = ScanSettings(key_paths=key_paths or ((str(settings.key),) if settings.key else ()),
-                           trust_anchors=trust_anchors, repository=repository,
-                           notices=notices_path or registry_beside(repository), policy=Policy(policy))
+                           trust_anchors=str(settings.trust_anchors) if settings.trust_anchors else None,
+                           repository=repository, notices=notices_path or registry_beside(repository),
+                           policy=Policy(policy), resolvers=resolvers if resolvers.urls else None)
     options.check()
     check_sources(sources)
     if ray_address is not None:
