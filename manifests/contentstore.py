@@ -23,7 +23,7 @@ from typing import Sequence
 
 import numpy as np
 
-from manifests.database import Database, DuplicateError, Migration, SQLiteDatabase, migrate
+from manifests.database import Component, DuplicateError, SQLiteDatabase, script_migration
 from manifests.errors import ManifestError
 from manifests.repository import default_path
 
@@ -76,32 +76,19 @@ def check_file(path: Path, what: str, error: type[ManifestError]) -> None:
 
 
 #: The store's schema versions, a component of the repository database (``manifests.database``).
-MIGRATIONS = (
-    Migration(1, "content fingerprints of registered works and their index postings",
-              sqlite=tuple(filter(str.strip, schema("BLOB").split(";"))),
-              postgresql=tuple(filter(str.strip, schema("BYTEA").split(";")))),
-)
+MIGRATIONS = (script_migration(1, "content fingerprints of registered works and their index postings", schema),)
 _SQL = {name: text.replace("{p}", "?") for name, text in QUERIES.items()}  # Database takes '?' everywhere
 
 
-class DatabaseContentStore:
+class DatabaseContentStore(Component):
     """Works and postings in a repository database: an SQLite file or a PostgreSQL server.
 
     Opening brings the tables to the newest of :data:`MIGRATIONS` (component
     ``content_index``), beside the manifests' own.
-
-    Parameters
-    ----------
-    database : manifests.database.Database
-    owned : bool
-        Close the database with the store.
     """
 
-    def __init__(self, database: Database, *, owned: bool = False) -> None:
-        self.database = database
-        self.location = database.location
-        self._owned = owned
-        migrate(database, "content_index", MIGRATIONS)
+    component = "content_index"
+    migrations = MIGRATIONS
 
     def add(self, number: int, work: str, fingerprint: bytes, keys: np.ndarray, segments: np.ndarray) -> None:
         registered = datetime.now(timezone.utc).isoformat(timespec="seconds")
@@ -151,16 +138,6 @@ class DatabaseContentStore:
     def counts(self) -> tuple[int, int]:
         works, segments = self.database.execute(_SQL["counts"])[0]
         return int(works), int(segments)
-
-    def close(self) -> None:
-        if self._owned:
-            self.database.close()
-
-    def __enter__(self) -> DatabaseContentStore:
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.close()
 
 
 class SQLiteContentStore(DatabaseContentStore):

@@ -255,3 +255,45 @@ def schema_versions(database: Database) -> dict[str, int]:
     """The schema version of every component in ``database``."""
     rows = database.execute("SELECT component, MAX(version) FROM aimark_schema GROUP BY component")
     return {component: version for component, version in rows}
+
+
+def script_migration(version: int, summary: str, script: Callable[[str], str]) -> Migration:
+    """A :class:`Migration` from one DDL script written for either database: ``script(binary)`` gives its
+    text with the byte-string type (``BLOB`` in SQLite, ``BYTEA`` in PostgreSQL), statements ending in ';'."""
+    def statements(binary: str) -> tuple[str, ...]:
+        return tuple(s.strip() for s in script(binary).split(";") if s.strip())
+
+    return Migration(version, summary, sqlite=statements("BLOB"), postgresql=statements("BYTEA"))
+
+
+class Component:
+    """A store whose tables are one migrated component of a repository database.
+
+    Subclasses name their ``component`` and ``migrations``; opening brings the
+    tables to the newest version, beside the other components' tables.
+
+    Parameters
+    ----------
+    database : Database
+    owned : bool
+        Close the database with the store.
+    """
+
+    component: str
+    migrations: Sequence[Migration]
+
+    def __init__(self, database: Database, *, owned: bool = False) -> None:
+        self.database = database
+        self.location = database.location
+        self._owned = owned
+        migrate(database, self.component, self.migrations)
+
+    def close(self) -> None:
+        if self._owned:
+            self.database.close()
+
+    def __enter__(self) -> Any:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()

@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from manifests.contentstore import check_file
-from manifests.database import Database, DuplicateError, Migration, SQLiteDatabase, migrate
+from manifests.database import Component, DuplicateError, SQLiteDatabase, script_migration
 from manifests.description import check_url
 from manifests.errors import DescriptionError, ManifestError
 from manifests.repository import default_path
@@ -184,28 +184,15 @@ def _notice(row: tuple) -> RightsNotice:
 
 
 #: The notices' schema versions, a component of the repository database (``manifests.database``).
-MIGRATIONS = (
-    Migration(1, "rights holders' notices", sqlite=tuple(filter(str.strip, schema().split(";"))),
-              postgresql=tuple(filter(str.strip, schema().split(";")))),
-)
+MIGRATIONS = (script_migration(1, "rights holders' notices", lambda binary: schema()),)
 _SQL = {name: text.replace("{p}", "?") for name, text in QUERIES.items()}  # Database takes '?' everywhere
 
 
-class DatabaseNoticeStore:
-    """Notices in a repository database (an SQLite file or a PostgreSQL server), component ``notices``.
+class DatabaseNoticeStore(Component):
+    """Notices in a repository database (an SQLite file or a PostgreSQL server), component ``notices``."""
 
-    Parameters
-    ----------
-    database : manifests.database.Database
-    owned : bool
-        Close the database with the store.
-    """
-
-    def __init__(self, database: Database, *, owned: bool = False) -> None:
-        self.database = database
-        self.location = database.location
-        self._owned = owned
-        migrate(database, "notices", MIGRATIONS)
+    component = "notices"
+    migrations = MIGRATIONS
 
     def add(self, notice: RightsNotice) -> None:
         values = [getattr(notice, name) for name in _COLUMNS]
@@ -228,16 +215,6 @@ class DatabaseNoticeStore:
     def notices(self, *, limit: int | None = None) -> list[RightsNotice]:
         rows = self.database.execute(_SQL["list_limit"], (limit,)) if limit else self.database.execute(_SQL["list"])
         return [_notice(row) for row in rows]
-
-    def close(self) -> None:
-        if self._owned:
-            self.database.close()
-
-    def __enter__(self) -> DatabaseNoticeStore:
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.close()
 
 
 class SQLiteNoticeStore(DatabaseNoticeStore):
