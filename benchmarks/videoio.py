@@ -99,6 +99,19 @@ def decode(path: Path, *, max_seconds: float | None = None) -> Iterator[TimedFra
             yield TimedFrame(t, frame)
 
 
+def video_bitrate(path: Path) -> float:
+    """Bits per second of the video stream alone: its packets' bytes over its frames' duration.
+
+    Audio and container overhead are left out, so a marked and a plain
+    encode of the same clip compare on the pictures only.
+    """
+    with av.open(str(path)) as container:
+        stream = container.streams.video[0]
+        rate = float(stream.average_rate or stream.guessed_rate or 25)
+        sizes = [packet.size for packet in container.demux(stream) if packet.size]
+    return 8.0 * sum(sizes) / (len(sizes) / rate) if sizes else 0.0
+
+
 def frame_rate(path: Path) -> Fraction:
     with av.open(str(path)) as container:
         stream = container.streams.video[0]
