@@ -289,7 +289,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     results: list[dict[str, Any]] = []
     candidates: list[Candidate] = []
     sheet_files: dict[str, tuple[Path, Path]] = {}
-    for clip in clips:
+    sheets: list[dict[str, Any]] = []
+    ordered = sorted(clips, key=_priority)
+    for done, clip in enumerate(ordered, 1):
         folder = work / clip.name.replace("@", "_")
         folder.mkdir(parents=True, exist_ok=True)
         for crf in CRFS:
@@ -300,21 +302,35 @@ def main(argv: Sequence[str] | None = None) -> None:
                 candidates += found
                 sheet_files[clip.name] = (paths["transcode"], paths["marked"])
             row = {"clip": clip.name, "size": f"{clip.width}x{clip.height}", "crf": crf, **facts, **metrics}
+            judge(row)
             results.append(row)
             log(f"{clip.name} CRF {crf}: kbit/s transcode {row['transcode']['kbps']:.0f}, ffmpeg "
                 f"{row['ffmpeg']['kbps']:.0f}, marked {row['marked']['kbps']:.0f}; PSNR-Y src->marked "
                 f"{row['marked']['psnr']:.2f} dB (transcode {row['transcode']['psnr']:.2f}, ffmpeg "
                 f"{row['ffmpeg']['psnr']:.2f}); SSIM marked {row['marked']['ssim']:.4f}; static share "
                 f"{row['static_share_mark']:.2f}")
+        if clip.is_hd:
+            sheets = render_sheets(candidates, sheet_files, run.args.out / "frames")
+        # Written after every clip, so that a run stopped early still leaves its measured clips.
+        summary = summarise(results)
+        partial = (f"**Partial run: {done} of {len(ordered)} clips measured** (written after each clip; "
+                   f"not yet measured: {', '.join(c.name for c in ordered[done:])}).\n\n"
+                   if done < len(ordered) else "")
+        run.write({"clips": results, "summary": summary, "sheets": sheets, "complete": done == len(ordered)},
+                  partial + render(results, summary, sheets, aimark))
 
-    frames_dir = run.args.out / "frames"
-    shutil.rmtree(frames_dir, ignore_errors=True)
-    frames_dir.mkdir(parents=True)
-    sheets = [save_sheet(name, c, *sheet_files[c.clip.name], frames_dir) for name, c in pick(candidates)]
-    for row in results:
-        judge(row)
-    summary = summarise(results)
-    run.write({"clips": results, "summary": summary, "sheets": sheets}, render(results, summary, sheets, aimark))
+
+def _priority(clip: Clip) -> tuple[int, int]:
+    """Measure first what the issue is about: the made clips and 1080p versions, then the small originals."""
+    return (0 if clip.name.startswith(("pan", "screen")) else 1 if clip.is_hd else 2, -clip.height)
+
+
+def render_sheets(candidates: Sequence[Candidate], files: dict[str, tuple[Path, Path]],
+                  folder: Path) -> list[dict[str, Any]]:
+    """(Re)write the frame sheets from the areas found so far."""
+    shutil.rmtree(folder, ignore_errors=True)
+    folder.mkdir(parents=True)
+    return [save_sheet(name, c, *files[c.clip.name], folder) for name, c in pick(candidates)]
 
 
 def judge(row: dict[str, Any]) -> None:
