@@ -88,7 +88,9 @@ def ffmpeg_encode(src: Path, dst: Path, *, crf: float) -> tuple[Timed, str]:
     cropped = run_timed(ffmpeg_command(src, dst, crf=crf, even_crop=True))
     if cropped.returncode != 0:
         raise RuntimeError(f"ffmpeg: {cropped.error}")
-    return cropped, f"the issue's command failed ({result.error}); run with an even crop"
+    # ffmpeg's first line names the cause (x264: 'height not divisible by 2'); the last is generic.
+    cause = next((x for x in result.stderr.splitlines() if x.strip()), result.error)
+    return cropped, f"the issue's command failed ({cause.strip()}); run with an even crop"
 
 
 def _odd_size(src: Path) -> bool:

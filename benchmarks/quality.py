@@ -317,7 +317,7 @@ def main(argv: Sequence[str] | None = None) -> None:
                    f"not yet measured: {', '.join(c.name for c in ordered[done:])}).\n\n"
                    if done < len(ordered) else "")
         run.write({"clips": results, "summary": summary, "sheets": sheets, "complete": done == len(ordered)},
-                  partial + render(results, summary, sheets, aimark))
+                  partial + render(results, summary, sheets, run.meta["mark"]))
 
 
 def _priority(clip: Clip) -> tuple[int, int]:
@@ -384,8 +384,8 @@ def _tick(ok: bool) -> str:
 
 
 def render(results: Sequence[dict[str, Any]], summary: Sequence[dict[str, Any]],
-           sheets: Sequence[dict[str, Any]], aimark: Aimark) -> str:
-    ident = aimark.identity()
+           sheets: Sequence[dict[str, Any]], mark: dict[str, Any]) -> str:
+    ident = mark
     md = [f"Mark measured: `aimark` of {ident['tree']} at {ident['head'] or 'n/a'} (watermark/ last changed "
           f"{ident['watermark_commit'] or 'n/a'}{', uncommitted changes' if ident['uncommitted_changes'] else ''}).",
           "",

@@ -178,7 +178,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     log(f"profiling aimark embed on {profiled.name}")
     profile = profile_embed(aimark, profiled, work)
     summary = summarise(results)
-    run.write({"clips": results, "summary": summary, "profile": profile}, render(results, summary, profile, aimark))
+    run.write({"clips": results, "summary": summary, "profile": profile},
+              render(results, summary, profile, run.meta["mark"]))
 
 
 def summarise(results: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -200,8 +201,8 @@ def summarise(results: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 def render(results: Sequence[dict[str, Any]], summary: Sequence[dict[str, Any]], profile: dict[str, Any],
-           aimark: Aimark) -> str:
-    ident = aimark.identity()
+           mark: dict[str, Any]) -> str:
+    ident = mark
     md = [f"Mark measured: `aimark` of {ident['tree']} at {ident['head'] or 'n/a'} (watermark/ last changed "
           f"{ident['watermark_commit'] or 'n/a'}{', uncommitted changes' if ident['uncommitted_changes'] else ''}).",
           "",
