@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import resource
 import shutil
 import subprocess
@@ -90,7 +91,8 @@ def ffmpeg_encode(src: Path, dst: Path, *, crf: float) -> tuple[Timed, str]:
         raise RuntimeError(f"ffmpeg: {cropped.error}")
     # ffmpeg's first line names the cause (x264: 'height not divisible by 2'); the last is generic.
     cause = next((x for x in result.stderr.splitlines() if x.strip()), result.error)
-    return cropped, f"the issue's command failed ({cause.strip()}); run with an even crop"
+    cause = re.sub(r"^\[[^\]]*\]\s*", "", cause.strip())  # '[libx264 @ 0x55...] ' differs per run
+    return cropped, f"the issue's command failed ({cause}); run with an even crop"
 
 
 def _odd_size(src: Path) -> bool:
