@@ -13,10 +13,15 @@ the synchronisation cells ``c``, with ``y`` the matched-filter output and
 ``s_c`` the key's chips. For any video not marked with this key the chips are
 independent of ``y``, so Hoeffding's inequality gives ``P(z >= t) <=
 exp(-t**2 / 2)`` whatever the content. The payload chips are disjoint from
-the synchronisation chips, and a decoded CRC passes with probability 2**-24,
-so the probability of a false detection is at most ``hypotheses *
-exp(-z**2 / 2) * 2**-24`` with an identifier, or without the CRC factor when
-the identifier cannot be read. That is the number reported.
+the synchronisation chips, and the list decoder accepts noise with
+probability at most ``8 * 2**-24`` (see :mod:`watermark.payload`), so the
+probability of a false detection is at most ``hypotheses * exp(-z**2 / 2) *
+8 * 2**-24`` with an identifier, or without the CRC factor when the
+identifier cannot be read. That is the number reported. A detection with an
+identifier also needs the synchronisation alone to be significant (bound at
+most ``MAX_SYNC_FALSE_ALARM`` without the CRC factor), so that no detection
+rests on the CRC alone: content that happens to correlate with the key's
+synchronisation chips cannot turn a lucky CRC into a mark.
 """
 
 from __future__ import annotations
@@ -40,6 +45,8 @@ WORKING_SHORT_SIDE = CELLS_PER_SHORT_SIDE * WORKING_CELL
 TILE = TILE_CELLS * WORKING_CELL
 #: Default bound on the probability of a false detection per video.
 MAX_FALSE_ALARM = 1e-6
+#: Bound the synchronisation must reach on its own, whatever the CRC says.
+MAX_SYNC_FALSE_ALARM = 1e-2
 #: Scales searched: the pattern may appear this much smaller or larger.
 SCALE_RANGE = (0.5, 3.0)
 SCALE_STEP = 1.004
@@ -318,7 +325,8 @@ class Detector:
         score, scale, flipped, shift, response = best
         identifier = templates.identifier(response, shift)
         probability = _false_alarm(score, hypotheses, identifier is not None)
-        detected = probability <= self.max_false_alarm
+        sync_alone = _false_alarm(score, hypotheses, False)
+        detected = probability <= self.max_false_alarm and sync_alone <= max(MAX_SYNC_FALSE_ALARM, self.max_false_alarm)
         spans = self._span_scores(templates, scale, flipped, shift, detected)
         return Detection(
             detected=detected,
