@@ -404,8 +404,8 @@ def copies(world: World, tile: np.ndarray, victim_id: str, public: dict[str, Any
          victim_id, world.victim.key)
     other = folder / "copy_other_shape.mp4"
     add_estimate(big, other, tile, strength)
-    read(f"estimate on footage of another shape ({probe(big, name='f').width}x{probe(big, name='f').height})",
-         other, victim_id, world.victim.key)
+    shape = probe(big, name="footage")
+    read(f"estimate on footage of another shape ({shape.width}x{shape.height})", other, victim_id, world.victim.key)
     rows[-1]["psnr_y_vs_footage"] = psnr_y(other, big)
     for case, base in (("public key + victim's identifier, her framing", framed),
                        ("public key + victim's identifier, another shape", big)):
@@ -711,9 +711,14 @@ def markdown(results: dict[str, Any], settings: dict[str, Any]) -> str:
            "", "## Limits", "",
            "- The attacker's mask and whitening are his copies of the stated design, not the product's code; a "
            "closer copy would only remove more cheaply.",
-           "- Training segments of one clip overlap in time (4 s windows every 2 s), so some frames are shared; the "
-           "unseen videos come from clips (bbb) or times (kivy 3.6 s on) no training segment shows.",
+           "- Training segments of one clip overlap in time (windows every 2 s), so some frames are shared; the "
+           "unseen videos show a clip no training segment shows (bbb) or a later part of one (kivy from 3.6 s, whose "
+           "first 0.4 s the training segment kivy@0 also shows).",
+           "- Only segments of the shared clips at their own size or smaller (never scaled up), not their 1080p "
+           "versions: `--max-height` only scales down.",
            "- One run, one random victim key; attacked outputs are x264 CRF 18, so a PSNR includes one encode.",
+           f"- The weakest strength tried is {min(settings['strengths'])}: a removal there says nothing about how "
+           "much cheaper a weaker one would be.",
            "- 'Reported as such' for collusion and splices is read from verify's JSON: every identifier mixed in "
            "must appear in it; the verdict codes and fields used are those of docs/json.md."]
     return "\n".join(md)
