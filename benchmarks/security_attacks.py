@@ -544,8 +544,16 @@ def sharpened(path: Path) -> list[np.ndarray]:
 
 def false_alarms(wm: Any, videos: dict[str, tuple[list[np.ndarray], float]], keys: int) -> list[dict[str, Any]]:
     """Each unmarked video read with ``keys`` fresh keys (frames whitened once): best score, any detection."""
+    from watermark import detect
     from watermark.detect import MAX_FALSE_ALARM
     from watermark.payload import CRC_PASS_PROBABILITY
+
+    def needed_with_crc(hypotheses: int) -> float:
+        """The score a detection with an identifier needs: the CRC-aided bound, and the synchronisation alone where
+        the detector also demands that (``MAX_SYNC_FALSE_ALARM``)."""
+        score = math.sqrt(2 * math.log(hypotheses * CRC_PASS_PROBABILITY / MAX_FALSE_ALARM))
+        sync_alone = getattr(detect, "MAX_SYNC_FALSE_ALARM", None)
+        return max(score, math.sqrt(2 * math.log(hypotheses / sync_alone))) if sync_alone else score
 
     rows = []
     for name, (frames, fps) in videos.items():
@@ -562,8 +570,7 @@ def false_alarms(wm: Any, videos: dict[str, tuple[list[np.ndarray], float]], key
         rows.append({"video": name, "size": f"{frames[0].shape[1]}x{frames[0].shape[0]}", "frames": len(frames),
                      "keys": keys, "max_score": round(max(scores), 2),
                      "median_score": round(float(np.median(scores)), 2), "detected": detected,
-                     "score_needed_with_crc": round(math.sqrt(2 * math.log(
-                         hypotheses * CRC_PASS_PROBABILITY / MAX_FALSE_ALARM)), 2),
+                     "score_needed_with_crc": round(needed_with_crc(hypotheses), 2),
                      "score_needed_without_crc": round(math.sqrt(2 * math.log(hypotheses / MAX_FALSE_ALARM)), 2)})
         log(f"false alarms {name}: max score {rows[-1]['max_score']}, detected {detected}/{keys}")
     return rows
