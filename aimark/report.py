@@ -42,6 +42,8 @@ def _model(verification: Verification) -> str:
     return ", ".join(parts)
 
 
+#: What 'Claimed by' means, beside every claimed author the reports show.
+_CLAIM_NOTE = "a claim the evidence contradicts, not the author"
 #: The public key's limits, beside every mark of it the reports show.
 PUBLIC_KEY_NOTE = ("public-key mark: 'AI-generated, by someone'; it proves nothing about who, "
                    "and anyone can remove it")
@@ -87,7 +89,7 @@ def text_report(verification: Verification) -> str:
     if v.verdict.author or v.verdict.model:
         lines.append(f"Made by      {_model(v)}")
     if v.verdict.claimed_author:
-        lines.append(f"Claimed by   {v.verdict.claimed_author} (a claim the evidence contradicts, not the author)")
+        lines.append(f"Claimed by   {v.verdict.claimed_author} ({_CLAIM_NOTE})")
     lines += ["", "Reasons"]
     for reason in v.verdict.reasons:
         lines += [f"  - {reason.finding}", f"      {reason.evidence}"]
@@ -335,7 +337,7 @@ def html_report(verification: Verification) -> str:
     if verdict.author or verdict.model:
         body.append(f"<p>Made by {_e(_model(v))}</p>")
     if verdict.claimed_author:
-        body.append(f"<p>Claimed by {_e(verdict.claimed_author)} (a claim the evidence contradicts, not the author)</p>")
+        body.append(f"<p>Claimed by {_e(verdict.claimed_author)} ({_CLAIM_NOTE})</p>")
     body.append(f"<p>File <code style=\"color:#fff\">{_e(facts.path)}</code> · verdict <b>{_e(verdict.kind.code)}</b>"
                 f" · family {_e(family)} (exit status {verdict.exit_status})</p></div>")
     body.append("<h2>Why</h2><ul class=\"reasons\">" + "".join(
