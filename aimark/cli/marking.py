@@ -65,9 +65,11 @@ def embed(input_path: str, output_path: str, key_path: str | None, identifier: s
           as_json: bool, quiet: bool) -> None:
     """Mark INPUT with an invisible identifier and write OUTPUT.
 
-    Without --key the public default key is used: anyone can detect that
-    mark, so it says 'AI-generated' but proves nothing about who made the
-    video. Attribution needs your own key (aimark keygen).
+    Without --key the public default key is used: anyone can detect, forge
+    and remove that mark, so it says 'AI-generated, by someone' but proves
+    nothing about who made the video. Attribution needs your own key
+    (aimark keygen). An INPUT that already carries a mark (of the key or the
+    public key) is refused unless --force.
 
     \b
     Example:

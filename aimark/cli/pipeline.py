@@ -95,7 +95,10 @@ def stamp(input_path: str, output_path: str, author: str, model: str, model_vers
     invisible watermark are drawn in the same frame loop, China's AIGC label is
     written into OUTPUT's metadata, OUTPUT (MP4 or MOV) is signed with a C2PA
     manifest whose soft binding is the watermark identifier, and the manifest
-    is registered in the manifest repository under that identifier.
+    is registered in the manifest repository under that identifier, with the
+    pictures' content fingerprint for the search by picture. An INPUT that
+    already carries a watermark (of the key or the public key) is refused
+    unless --force.
 
     \b
     Example:
