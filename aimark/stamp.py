@@ -28,7 +28,6 @@ from __future__ import annotations
 import os
 import secrets
 import time
-from contextlib import nullcontext
 from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from pathlib import Path
@@ -259,11 +258,9 @@ class Stamper:
             transforms = ([existing] if existing else []) + ([_notice_transform(shown)] if shown else []) + [
                 watermark.marker(self.key, identifier, strength=s.strength), sampler]
             encoded = out.scratch(destination.suffix)
-            with existing or nullcontext():
-                frames = watermark.transcode(
-                    source, encoded, chain(*transforms), settings=s.encoder(),
-                    metadata=manifests.aigc_metadata(label), mux_options=MUX_OPTIONS, progress=progress,
-                    finished=existing.finish if existing else None)
+            frames = watermark.transcode(
+                source, encoded, chain(*transforms), settings=s.encoder(), metadata=manifests.aigc_metadata(label),
+                mux_options=MUX_OPTIONS, progress=progress, finished=existing.finish if existing else None)
             description = replace(description, fingerprint=sampler.fingerprint())  # signed with the rest
             signed = manifests.sign_into(out, encoded, description, self.signer)
             store = embedded_store(out.temporary)

@@ -158,10 +158,7 @@ def embed_file(src: str | os.PathLike[str], dst: str | os.PathLike[str], key: Ke
     settings = EncoderSettings(codec=codec, crf=crf, preset=preset, keep_format=keep_format)
     started = time.perf_counter()
     mark = marker(key, value, strength=strength)
-    if force:
-        frames = transcode(src, dst, mark, settings=settings, progress=progress, overwrite=overwrite)
-    else:
-        with ExistingMarks([key], src) as existing:
-            frames = transcode(src, dst, chain(existing, mark), settings=settings, progress=progress,
-                               overwrite=overwrite, finished=existing.finish)
+    existing = None if force else ExistingMarks([key], src)
+    frames = transcode(src, dst, chain(existing, mark) if existing else mark, settings=settings, progress=progress,
+                       overwrite=overwrite, finished=existing.finish if existing else None)
     return EmbedResult(format_identifier(value), key.key_id, frames, time.perf_counter() - started)
