@@ -5,7 +5,7 @@ whether the file still matches them), the watermark (an identifier that
 survives re-encoding), the repository (the manifest and the fingerprint
 registered for that identifier), the search by picture (the stamped videos
 the pictures show, whatever the file says). :func:`decide` cross-checks them
-and names one of eight verdicts, in four families that the exit status of
+and names one of nine verdicts, in four families that the exit status of
 ``aimark verify`` reports.
 
 A registered author is named only on a positive picture match: the
@@ -45,7 +45,7 @@ class Family(enum.Enum):
 
 
 class Kind(enum.Enum):
-    """The eight verdicts, each with its title and family."""
+    """The nine verdicts, each with its title and family."""
 
     LABELLED = ("labelled", "Labelled AI-generated and intact", Family.INTACT)
     RECOVERED = ("recovered", "AI-generated: manifest stripped, recovered from the watermark", Family.STRIPPED)
@@ -55,6 +55,8 @@ class Kind(enum.Enum):
     MISMATCH = ("mismatch", "Manifest and watermark disagree: relabelled, or a forged manifest", Family.TAMPERED)
     COPIED = ("copied", "Watermark may be copied: the pictures do not match those its identifier was stamped on",
               Family.TAMPERED)
+    REMARKED = ("remarked", "Marked twice: watermarks of different keys carry different identifiers (re-marked, "
+                "or copies combined)", Family.TAMPERED)
     LAUNDERED = ("laundered", "Laundered: the pictures are a registered video under another identity (mark removed "
                  "or replaced, manifest stripped or re-signed)", Family.TAMPERED)
     UNLABELLED = ("unlabelled", "No AI label found", Family.UNLABELLED)
@@ -140,6 +142,8 @@ class Evidence:
         time offsets; None when none is filed or no segment matches.
     registered : tuple of RegisteredMatch
         The stamped videos the search by picture found the pictures to show.
+    other_marks : tuple of watermark.Detection
+        Marks other keys found with another readable identifier than ``detection``'s.
     """
 
     report: manifests.Report | None
@@ -158,6 +162,7 @@ class Evidence:
     pictures: ContentMatch | None = None
     claimed_pictures: ContentMatch | None = None
     registered: tuple[RegisteredMatch, ...] = ()
+    other_marks: tuple[watermark.Detection, ...] = ()
 
 
 #: Largest disagreement (natural log) between the crop the content fingerprint matched at and the one the
@@ -320,6 +325,12 @@ def decide(evidence: Evidence) -> Verdict:
     matched_own = own is not None and positive_match(own_match, own_pictures, detection)
     laundered = _laundered(e, identities, own if matched_own else None)
 
+    if e.other_marks:
+        reasons.append(Reason("another key's watermark carries another identifier: the video was marked twice "
+                              "(re-marked over someone's mark, or copies combined), so neither mark names its maker",
+                              "; ".join(f"key {d.key_id}: identifier {d.identifier}, score {d.score:.1f}"
+                                        for d in (detection, *e.other_marks))))
+
     if present and report.state is manifests.ValidationState.INVALID:
         reasons.insert(0, Reason("the signed manifest no longer matches the file", "; ".join(report.reasons)))
         if claimed and mark_id:
@@ -352,6 +363,8 @@ def decide(evidence: Evidence) -> Verdict:
             return _verdict(Kind.COPIED, reasons, claims)
         if laundered is not None:
             return _launder_verdict(laundered, reasons, claims.author)
+        if e.other_marks:
+            return _verdict(Kind.REMARKED, reasons, claims)
         if claims.ai_generated or detection:
             if claims.ai_generated:
                 reasons.append(Reason("the manifest states the video is AI-generated",
@@ -368,6 +381,8 @@ def decide(evidence: Evidence) -> Verdict:
                              if report is not None else "this container cannot carry one"))
     if laundered is not None and mark_id:  # re-marked: another identifier on a registered video's pictures
         return _launder_verdict(laundered, reasons, e.record.author if e.record else None)
+    if e.other_marks:
+        return Verdict(Kind.REMARKED, tuple(reasons), claimed_author=e.record.author if e.record else None)
     if detection and mark_id and e.record:
         holder = f"resolver {accepted(e.resolutions).resolver}" if accepted(e.resolutions) else "the repository"
         if not matched_own:

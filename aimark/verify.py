@@ -358,6 +358,8 @@ def verify(path: str | os.PathLike[str], *, keys: Iterable[watermark.Key] = (),
         found = sorted((d for d in detections if d.detected),  # a readable id first, then a provider's key
                        key=lambda d: (d.identifier is None, d.key_id == watermark.DEFAULT_KEY.key_id, -d.score))
         detection = found[0] if found else None
+        other_marks = tuple(d for d in found[1:] if d.identifier and detection.identifier
+                            and d.identifier != detection.identifier)
         claimed = report.claims.watermark_identifier if report is not None and report.claims else None
         mark_id = detection.identifier if detection else None
         record = repo.get(mark_id) if repo is not None and mark_id else None
@@ -382,7 +384,8 @@ def verify(path: str | os.PathLike[str], *, keys: Iterable[watermark.Key] = (),
         match=match, claimed_record=claimed_record, claimed_match=claimed_match,
         unmarked_spans=timeline.unmarked if timeline else (), aigc=aigc,
         reframed=_reframing(record or claimed_record, facts, detection), resolutions=resolutions,
-        notices=matched, pictures=pictures, claimed_pictures=claimed_pictures, registered=registered))
+        notices=matched, pictures=pictures, claimed_pictures=claimed_pictures, registered=registered,
+        other_marks=other_marks))
     recovered = stored_claims(record.store) if record is not None and stripped else None
     return Verification(verdict, facts, report, aigc, detections, detection, record or claimed_record, recovered,
                         match or claimed_match, timeline, kept, location, time.perf_counter() - started,

