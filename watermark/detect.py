@@ -116,8 +116,8 @@ def _fold(image: np.ndarray) -> np.ndarray:
     return padded.reshape(padded.shape[0] // TILE, TILE, padded.shape[1] // TILE, TILE).sum(axis=(0, 2))
 
 
-def _scales() -> np.ndarray:
-    low, high = SCALE_RANGE
+def _scales(scale_range: tuple[float, float]) -> np.ndarray:
+    low, high = scale_range
     count = int(math.ceil(math.log(high / low) / math.log(SCALE_STEP))) + 1
     return low * SCALE_STEP ** np.arange(count)
 
@@ -243,6 +243,12 @@ class Detector:
     span, and when there would be more than ``max_spans`` spans, neighbours
     merge and the span length doubles.
 
+    ``scale_range`` bounds the scales searched (how much larger the pattern
+    appears than where it was embedded). The default covers crops and
+    reframing; a caller that knows the pictures were not reframed (a source
+    about to be marked) searches near 1 and pays a fraction of the search,
+    with a bound that counts only the hypotheses searched.
+
     Examples
     --------
     >>> detector = Detector(key)                      # doctest: +SKIP
@@ -252,8 +258,10 @@ class Detector:
     """
 
     def __init__(self, key: Key, *, span_seconds: float = 1.0, max_spans: int = 32,
-                 max_false_alarm: float = MAX_FALSE_ALARM) -> None:
+                 max_false_alarm: float = MAX_FALSE_ALARM,
+                 scale_range: tuple[float, float] = SCALE_RANGE) -> None:
         self.key = key
+        self.scale_range = scale_range
         self.span_seconds = span_seconds
         self.max_spans = max_spans
         self.max_false_alarm = max_false_alarm
@@ -311,7 +319,7 @@ class Detector:
     def result(self) -> Detection:
         """Search every alignment and report the best one."""
         templates = _Templates(self.key)
-        scales = _scales()
+        scales = _scales(self.scale_range)
         hypotheses = 2 * len(scales) * TILE * TILE
         if not self._spans:
             return Detection(False, None, 1.0, 0, 0.0, 1.0, False, hypotheses, self.key.key_id,

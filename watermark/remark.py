@@ -28,6 +28,11 @@ from watermark.video import Picture
 
 #: Seconds of source pictures searched for an existing mark (as ``aimark scan`` reads the mark).
 CHECK_SECONDS = 3.0
+#: Scales searched: a copy at its stamped framing, rescaled to any size (the
+#: cell follows the shorter side) or cropped by up to a fifth. A seventh of the
+#: full search's cost; reframed copies get past it, and verify's 'remarked'
+#: and 'laundered' verdicts catch those.
+CHECK_SCALES = (0.9, 1.25)
 
 
 class MarkedError(WatermarkError, ValueError):
@@ -55,7 +60,7 @@ class ExistingMarks:
     def __init__(self, keys: Iterable[Key], source: str | os.PathLike[str], *,
                  seconds: float = CHECK_SECONDS) -> None:
         unique = {key.key_id: key for key in [*keys, DEFAULT_KEY]}
-        self._detectors = [Detector(key) for key in unique.values()]
+        self._detectors = [Detector(key, scale_range=CHECK_SCALES) for key in unique.values()]
         self._source = source
         self._seconds = seconds
 
