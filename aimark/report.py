@@ -42,6 +42,13 @@ def _model(verification: Verification) -> str:
     return ", ".join(parts)
 
 
+#: What 'Claimed by' means, beside every claimed author the reports show.
+_CLAIM_NOTE = "a claim the evidence contradicts, not the author"
+#: The public key's limits, beside every mark of it the reports show.
+PUBLIC_KEY_NOTE = ("public-key mark: 'AI-generated, by someone'; it proves nothing about who, "
+                   "and anyone can remove it")
+
+
 def _key_name(key_id: str) -> str:
     return f"{key_id} (public default key)" if key_id == watermark.DEFAULT_KEY.key_id else key_id
 
@@ -81,6 +88,8 @@ def text_report(verification: Verification) -> str:
              f"Verdict      {v.verdict.kind.title}"]
     if v.verdict.author or v.verdict.model:
         lines.append(f"Made by      {_model(v)}")
+    if v.verdict.claimed_author:
+        lines.append(f"Claimed by   {v.verdict.claimed_author} ({_CLAIM_NOTE})")
     lines += ["", "Reasons"]
     for reason in v.verdict.reasons:
         lines += [f"  - {reason.finding}", f"      {reason.evidence}"]
@@ -97,6 +106,8 @@ def text_report(verification: Verification) -> str:
                  else "not detected")
         lines.append(f"Watermark    key {_key_name(detection.key_id)}: {state} (score {detection.score:.1f}, "
                      f"false-alarm bound {detection.false_alarm_probability:.1e})")
+    if v.detection is not None and v.detection.key_id == watermark.DEFAULT_KEY.key_id:
+        lines.append(f"             {PUBLIC_KEY_NOTE}")
     source = next((r.resolver for r in v.resolutions if r.accepted), v.repository)
     if v.record is not None:
         lines.append(f"Repository   {v.record.identifier} -> {v.record.manifest_id} (registered "
@@ -107,6 +118,8 @@ def text_report(verification: Verification) -> str:
         answer = (f"believed, {resolution.manifest_id}" if resolution.accepted
                   else f"not believed: {resolution.refused}")
         lines.append(f"Resolver     {resolution.resolver} ({resolution.method}): {answer}")
+    for found in v.registered:
+        lines.append(f"By picture   {found.describe()}")
     if v.recovered is not None:
         c = v.recovered
         lines.append(f"Registered   manifest claims {c.author}, {model_name(c.model, c.model_version)}"
@@ -323,6 +336,8 @@ def html_report(verification: Verification) -> str:
     body = [f'<div class="verdict" style="background:{_COLOURS[family]}"><h1>{_e(verdict.kind.title)}</h1>']
     if verdict.author or verdict.model:
         body.append(f"<p>Made by {_e(_model(v))}</p>")
+    if verdict.claimed_author:
+        body.append(f"<p>Claimed by {_e(verdict.claimed_author)} ({_CLAIM_NOTE})</p>")
     body.append(f"<p>File <code style=\"color:#fff\">{_e(facts.path)}</code> · verdict <b>{_e(verdict.kind.code)}</b>"
                 f" · family {_e(family)} (exit status {verdict.exit_status})</p></div>")
     body.append("<h2>Why</h2><ul class=\"reasons\">" + "".join(
@@ -363,6 +378,8 @@ def html_report(verification: Verification) -> str:
         f", identifier {_e(d.identifier)}, score {d.score:.1f}, false-alarm bound {d.false_alarm_probability:.1e}, "
         f"{d.frames_analyzed} frames, scale {d.scale:.3f}{', mirrored' if d.flipped else ''}</td></tr>"
         for d in v.detections) + "</table>")
+    if v.detection is not None and v.detection.key_id == watermark.DEFAULT_KEY.key_id:
+        body.append(f"<p>The mark found is a {_e(PUBLIC_KEY_NOTE)}.</p>")
     if v.timeline is not None:
         body.append("<h3>Score over time</h3>" + _score_chart(
             v.timeline, facts.duration, v.fingerprint.correlations if v.fingerprint else None))
@@ -384,6 +401,9 @@ def html_report(verification: Verification) -> str:
         body.append(_table(_record_rows(v.record) + [("Looked up in", source)]))
     else:
         body.append(f"<p>No record found ({_e(v.repository or 'no repository on the verifying machine')}).</p>")
+    if v.registered:
+        body.append("<h3>Stamped videos these pictures show (search by picture)</h3><ul>" + "".join(
+            f"<li>{_e(found.describe())}</li>" for found in v.registered) + "</ul>")
     if v.resolutions:
         body.append("<h2>Resolvers asked</h2>" + _table(
             [(f"{r.resolver} ({r.method})",

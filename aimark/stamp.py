@@ -1,15 +1,20 @@
 """Stamping: every label a generated video needs, in one decode and one encode.
 
-In the frame loop: the visible notice (when the profile or the call asks for
-it), then the invisible mark, then a fingerprint sample of the marked luma.
-The encoder writes China's AIGC metadata into the container as it goes. The
-finished file is signed with a C2PA manifest whose soft binding is the mark's
+In the frame loop: a search of the first seconds for a mark already there
+(a marked video is refused unless forced: see :mod:`watermark.remark`), the
+visible notice (when the profile or the call asks for it), then the
+invisible mark, then fingerprint samples of the marked luma. The encoder
+writes China's AIGC metadata into the container as it goes. The finished
+file is signed with a C2PA manifest whose soft binding is the mark's
 identifier, and the manifest store is registered in the manifest repository
-under that identifier, so a copy stripped of its manifest can be traced back.
+under that identifier, so a copy stripped of its manifest can be traced back;
+its content fingerprint is filed under the same identifier in the content
+index beside the repository (:mod:`aimark.pictures`), so a copy whose mark
+was removed is found by its pictures.
 
 Registration and publication are one step: the signed file is registered
 first (the repository refuses an identifier already taken) and renamed into
-place after; if the rename fails, the registration is undone. Either both
+place after; if the rename fails, the registration (and the filed pictures) is undone. Either both
 happen or neither, so no signed file exists whose identifier belongs to
 another video.
 
@@ -34,12 +39,15 @@ import manifests
 import outputs
 import watermark
 from aimark.errors import StampError
+from aimark.pictures import file_pictures, picture_index
 from aimark.remote import open_repository
 from aimark.settings import Settings
 from manifests.media import media_type
 from manifests.reading import manifest_store
 from manifests.repository import ManifestRepository, Record, RepositoryError, embedded_store, record_from_store
-from watermark import fingerprint
+from watermark import contentid, fingerprint
+from watermark.embed import chain
+from watermark.remark import ExistingMarks
 from watermark.video import Picture
 
 #: Muxer flags for the stamped output: index first for streaming, and the AIGC key
@@ -112,14 +120,17 @@ def _notice_transform(notice: manifests.Notice) -> Callable[[Picture], None]:
 
 
 class _Sampler:
-    """Collects each picture's fingerprint signature and time during the frame loop."""
+    """Collects each picture's fingerprint signature and time during the frame loop, and the content
+    fingerprint the search by picture files the video under."""
 
     def __init__(self) -> None:
         self.signatures: list[np.ndarray] = []
         self.times: list[float] = []
         self.size = (0, 0)
+        self.content = contentid.ContentSampler()
 
     def __call__(self, picture: Picture) -> None:
+        self.content.add(picture.luma, picture.time, bit_depth=picture.bit_depth)
         self.signatures.append(fingerprint.frame_signature(picture.luma, bit_depth=picture.bit_depth))
         self.times.append(picture.time)
         self.size = picture.luma.shape[::-1]
@@ -169,12 +180,14 @@ class Stamper:
         self.signer = signer
         self.repository = (repository if repository is not None
                            else open_repository(s.repository, token_file=s.repository_token_file))
+        self._pictures = picture_index(self.repository)  # None for a resolution service: it files no pictures
 
     def stamp(self, source: str | os.PathLike[str], destination: str | os.PathLike[str], *,
               author: str, model: str, model_version: str | None = None, identifier: str | None = None,
               created: datetime | None = None, prompt: str | None = None, notice: bool | None = None,
               inputs: Sequence[str | os.PathLike[str]] = (), prompt_expansion: str | None = None,
-              progress: Callable[[int], None] | None = None, overwrite: bool = True) -> StampResult:
+              progress: Callable[[int], None] | None = None, overwrite: bool = True,
+              force: bool = False) -> StampResult:
         """Mark, label, sign and register one video.
 
         Parameters
@@ -202,6 +215,10 @@ class Stamper:
             Called with 1 after each frame.
         overwrite : bool
             Replace an existing ``destination`` (never ``source``).
+        force : bool
+            Stamp even a video that already carries a watermark (of this
+            stamper's key or the public key). Without it such a video is refused:
+            a stripped copy of someone's stamped video must not become yours.
 
         Returns
         -------
@@ -210,7 +227,8 @@ class Stamper:
         Raises
         ------
         watermark.WatermarkError, manifests.ManifestError, outputs.OutputError, StampError
-            Unusable input or output, an identifier already registered, a notice
+            Unusable input or output, a source that already carries a watermark
+            (``watermark.remark.MarkedError``), an identifier already registered, a notice
             on video it cannot be drawn on. Nothing is written or registered then.
         """
         started = time.perf_counter()
@@ -236,24 +254,20 @@ class Stamper:
                 **({"created": created} if created is not None else {}))
             label = manifests.aigc_label(description, s.producer or s.organisation or author)
             sampler = _Sampler()
-            transforms = ([_notice_transform(shown)] if shown else []) + [
+            existing = None if force else ExistingMarks([self.key], source)  # first: it sees the source pictures
+            transforms = ([existing] if existing else []) + ([_notice_transform(shown)] if shown else []) + [
                 watermark.marker(self.key, identifier, strength=s.strength), sampler]
-
-            def frame_loop(picture: Picture) -> None:
-                for transform in transforms:
-                    transform(picture)
-
             encoded = out.scratch(destination.suffix)
             frames = watermark.transcode(
-                source, encoded, frame_loop, settings=s.encoder(), metadata=manifests.aigc_metadata(label),
-                mux_options=MUX_OPTIONS, progress=progress)
+                source, encoded, chain(*transforms), settings=s.encoder(), metadata=manifests.aigc_metadata(label),
+                mux_options=MUX_OPTIONS, progress=progress, finished=existing.finish if existing else None)
             description = replace(description, fingerprint=sampler.fingerprint())  # signed with the rest
             signed = manifests.sign_into(out, encoded, description, self.signer)
             store = embedded_store(out.temporary)
             if store is None:  # sign_into returned, so a manifest must be there
                 raise RuntimeError(f"signing wrote no manifest into '{out.temporary}'")
             record = record_from_store(store, registered=datetime.now(timezone.utc))  # what a service registers
-            self._register_and_publish(record, out)
+            self._register_and_publish(record, sampler.content.fingerprint(), out)
         return StampResult(signed.path, identifier, self.key.key_id, record.manifest_id, signed.signer, label,
                            description.visible_notice, frames, time.perf_counter() - started,
                            self.repository.location)
@@ -268,8 +282,9 @@ class Stamper:
         media_type(destination, "output")
         return outputs.Output(destination, overwrite=overwrite, inputs=[source])
 
-    def _register_and_publish(self, record: Record, out: outputs.Output) -> None:
-        """Register, then publish; undo the registration if publishing fails. Signals wait meanwhile."""
+    def _register_and_publish(self, record: Record, pictures: contentid.Fingerprint, out: outputs.Output) -> None:
+        """Register the manifest and file the pictures for the search by picture, then publish; undo both
+        if anything after the registration fails. Signals wait meanwhile."""
         with outputs.deferred():
             try:
                 self.repository.add(record)
@@ -277,9 +292,13 @@ class Stamper:
                 if self.repository.get(record.identifier) is not None:
                     raise _taken(record.identifier) from None
                 raise
+            filed = False
             try:
+                filed = file_pictures(self._pictures, record.identifier, pictures)
                 out.publish()
             except BaseException:
+                if filed:
+                    self._pictures.remove(record.identifier)
                 self.repository.remove(record.identifier)
                 raise
 

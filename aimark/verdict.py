@@ -3,23 +3,35 @@
 The layers each answer part of the question: the manifest (signed claims and
 whether the file still matches them), the watermark (an identifier that
 survives re-encoding), the repository (the manifest and the fingerprint
-registered for that identifier). :func:`decide` cross-checks them and names
-one of seven verdicts, in four families that the exit status of
+registered for that identifier), the search by picture (the stamped videos
+the pictures show, whatever the file says). :func:`decide` cross-checks them
+and names one of nine verdicts, in four families that the exit status of
 ``aimark verify`` reports.
+
+A registered author is named only on a positive picture match: the
+pictures match those registered for the identifier (the fingerprint of the
+stamped framing, or the content fingerprint searched over crops, mirror
+images and time offsets). A mark alone proves little about who: the public
+key's mark can be written and removed by anyone, and any mark can be
+estimated and copied onto other pictures. Where the layers disagree, the
+manifest's author is a ``claimed_author``, never the author.
 """
 
 from __future__ import annotations
 
 import enum
+import math
 from dataclasses import dataclass
 
 import manifests
 import watermark
 from aimark.notices import NoticeMatch
+from aimark.pictures import RegisteredMatch
 from aimark.resolution import Resolution, accepted
 from manifests.noticeregistry import Choice
 from manifests.reading import format_time
 from manifests.repository import Record
+from watermark.contentid import ContentMatch
 from watermark.fingerprint import FingerprintMatch
 
 
@@ -33,7 +45,7 @@ class Family(enum.Enum):
 
 
 class Kind(enum.Enum):
-    """The seven verdicts, each with its title and family."""
+    """The nine verdicts, each with its title and family."""
 
     LABELLED = ("labelled", "Labelled AI-generated and intact", Family.INTACT)
     RECOVERED = ("recovered", "AI-generated: manifest stripped, recovered from the watermark", Family.STRIPPED)
@@ -41,8 +53,12 @@ class Kind(enum.Enum):
                       Family.STRIPPED)
     CHANGED = ("changed", "Manifest present, but the content changed since signing", Family.TAMPERED)
     MISMATCH = ("mismatch", "Manifest and watermark disagree: relabelled, or a forged manifest", Family.TAMPERED)
-    COPIED = ("copied", "Watermark copied onto other pictures: its identifier was stamped on different content",
+    COPIED = ("copied", "Watermark may be copied: the pictures do not match those its identifier was stamped on",
               Family.TAMPERED)
+    REMARKED = ("remarked", "Marked twice: watermarks of different keys carry different identifiers (re-marked, "
+                "or copies combined)", Family.TAMPERED)
+    LAUNDERED = ("laundered", "Laundered: the pictures are a registered video under another identity (mark removed "
+                 "or replaced, manifest stripped or re-signed)", Family.TAMPERED)
     UNLABELLED = ("unlabelled", "No AI label found", Family.UNLABELLED)
 
     def __init__(self, code: str, title: str, family: Family) -> None:
@@ -62,13 +78,21 @@ class Reason:
 
 @dataclass(frozen=True)
 class Verdict:
-    """The answer, its reasons, and who made the video when that is known."""
+    """The answer, its reasons, and who made the video when that is known.
+
+    ``author`` is who made the video as the evidence shows it: a valid
+    manifest's signed claim, or a registered record whose pictures the video
+    positively matches. ``claimed_author`` is who a manifest or a mark claims
+    made it when the evidence contradicts the claim (every tampered verdict):
+    shown as a claim, never as the author.
+    """
 
     kind: Kind
     reasons: tuple[Reason, ...]
     author: str | None = None
     model: str | None = None
     created: str | None = None
+    claimed_author: str | None = None
 
     @property
     def exit_status(self) -> int:
@@ -77,7 +101,8 @@ class Verdict:
     def to_dict(self) -> dict:
         return {"verdict": self.kind.code, "title": self.kind.title, "family": self.kind.family.name.lower(),
                 "exit_status": self.exit_status, "author": self.author, "model": self.model,
-                "created": self.created, "reasons": [reason.to_dict() for reason in self.reasons]}
+                "created": self.created, "claimed_author": self.claimed_author,
+                "reasons": [reason.to_dict() for reason in self.reasons]}
 
 
 @dataclass(frozen=True)
@@ -109,6 +134,16 @@ class Evidence:
         match cannot tell other pictures from a crop.
     resolutions : tuple of Resolution
         What the resolvers asked said; ``record`` came from the accepted one, if any.
+    notices : tuple of NoticeMatch
+        Rights holders' notices whose works the pictures show.
+    pictures, claimed_pictures : ContentMatch, optional
+        The pictures against the content fingerprint filed at stamping for
+        ``record`` (``claimed_record``), searched over crops, mirror images and
+        time offsets; None when none is filed or no segment matches.
+    registered : tuple of RegisteredMatch
+        The stamped videos the search by picture found the pictures to show.
+    other_marks : tuple of watermark.Detection
+        Marks other keys found with another readable identifier than ``detection``'s.
     """
 
     report: manifests.Report | None
@@ -124,6 +159,20 @@ class Evidence:
     reframed: str | None = None
     resolutions: tuple[Resolution, ...] = ()
     notices: tuple[NoticeMatch, ...] = ()
+    pictures: ContentMatch | None = None
+    claimed_pictures: ContentMatch | None = None
+    registered: tuple[RegisteredMatch, ...] = ()
+    other_marks: tuple[watermark.Detection, ...] = ()
+
+
+#: Largest disagreement (natural log) between the crop the content fingerprint matched at and the one the
+#: mark's apparent size implies: the searched crops are 8-9 % apart, so the nearest is within ~4.5 %.
+CROP_TOLERANCE = 0.1
+#: What a mark of the public default key says, in every verdict that rests on one.
+PUBLIC_KEY_FINDING = ("the mark is of the public default key: it says 'AI-generated, by someone' and proves nothing "
+                      "about who; anyone can write it, copy it or remove it")
+PUBLIC_KEY_EVIDENCE = (f"key {watermark.DEFAULT_KEY.key_id} is published with aimark; only a private key and a "
+                       "registered record whose pictures match can name a maker")
 
 
 def model_name(model: str | None, version: str | None) -> str | None:
@@ -169,12 +218,57 @@ def _who(record: Record) -> str:
     return f"{record.author}, with {model}, on {format_time(record.created)}"
 
 
+def _content_text(match: ContentMatch) -> str:
+    framing = ", ".join(filter(None, (f"centre crop {match.scale:g}" if match.scale < 1 else None,
+                                      "mirrored" if match.mirrored else None))) or "full frame"
+    return (f"{match.segments} s matched ({framing}), seconds {match.query_span[0]:g}-{match.query_span[1]:g} "
+            f"against {match.work_span[0]:g}-{match.work_span[1]:g} of the record, similarity "
+            f"{match.similarity:.2f}, false-match probability {match.false_match_probability:.1e}")
+
+
+def positive_match(match: FingerprintMatch | None, pictures: ContentMatch | None,
+                   detection: watermark.Detection | None) -> bool:
+    """The pictures positively match a record's: its stamped-framing fingerprint matches, or its content
+    fingerprint does (searched over centre crops and time offsets) at the crop and the way round that the
+    detector found the mark at (a crop to a fraction c of each side shows the mark 1/c times larger)."""
+    if match is not None and match.matches:
+        return True
+    if pictures is None or not pictures.matches:
+        return False
+    return detection is None or (pictures.mirrored == detection.flipped
+                                 and abs(math.log(pictures.scale * detection.scale)) <= CROP_TOLERANCE)
+
+
+def _laundered(e: Evidence, identities: set[str], own: Record | None) -> RegisteredMatch | None:
+    """A stamped video the pictures show that the file does not admit to being: another identifier, not
+    among the file's manifests, and registered before the file's own record (if its pictures match that)."""
+    for hit in e.registered:
+        r = hit.record
+        if r.identifier in identities or r.manifest_id in e.manifest_labels:
+            continue
+        if own is not None and own.registered <= r.registered:
+            continue  # registered after the file's own video: a later copy of it, not its origin
+        return hit
+    return None
+
+
+def _launder_verdict(hit: RegisteredMatch, reasons: list[Reason], claimed: str | None) -> Verdict:
+    r = hit.record
+    reasons.append(Reason(f"the pictures are those of the video stamped with identifier {r.identifier}, made by "
+                          f"{r.author}, yet the file does not carry that identity: its mark was removed or replaced "
+                          "and its manifest stripped or re-signed", hit.describe()))
+    return Verdict(Kind.LAUNDERED, tuple(reasons), r.author, model_name(r.model, r.model_version),
+                   r.created.isoformat(), claimed_author=claimed)
+
+
 def decide(evidence: Evidence) -> Verdict:
     """Cross-check the layers and name the verdict.
 
     The order of the checks is the order of severity: a manifest that no
-    longer matches the file, then contradictions between layers, then what
-    is missing.
+    longer matches the file, then contradictions between layers (a
+    registered video's pictures under another identity among them), then
+    what is missing. A registered record's author is named only when the
+    pictures positively match it (:func:`positive_match`).
     """
     e = evidence
     report, detection = e.report, e.detection
@@ -189,6 +283,8 @@ def decide(evidence: Evidence) -> Verdict:
                                                                      else " (identifier unreadable)"),
                               f"key {detection.key_id}, score {detection.score:.1f}, false-alarm bound "
                               f"{detection.false_alarm_probability:.1e} over {detection.frames_analyzed} frames"))
+        if detection.key_id == watermark.DEFAULT_KEY.key_id:
+            reasons.append(Reason(PUBLIC_KEY_FINDING, PUBLIC_KEY_EVIDENCE))
     if e.aigc is not None and mark_id and e.aigc.produce_id and e.aigc.produce_id != mark_id:
         reasons.append(Reason("the AIGC label's ProduceID is not the watermark identifier: relabelled "
                               "metadata, or another producer's numbering",
@@ -222,11 +318,28 @@ def decide(evidence: Evidence) -> Verdict:
         reasons.append(Reason("parts of the pictures differ from those registered at stamping: replaced footage",
                               _spans(tuple(e.match.differing()))))
 
+    identities = {i for i in (mark_id, claimed) if i}
+    own = e.claimed_record or e.record
+    own_pictures = e.claimed_pictures if e.claimed_record else e.pictures
+    own_match = e.claimed_match if e.claimed_record else e.match
+    matched_own = own is not None and positive_match(own_match, own_pictures, detection)
+    laundered = _laundered(e, identities, own if matched_own else None)
+
+    if e.other_marks:
+        reasons.append(Reason("another key's watermark carries another identifier: the video was marked twice "
+                              "(re-marked over someone's mark, or copies combined), so neither mark names its maker",
+                              "; ".join(f"key {d.key_id}: identifier {d.identifier}, score {d.score:.1f}"
+                                        for d in (detection, *e.other_marks))))
+
     if present and report.state is manifests.ValidationState.INVALID:
         reasons.insert(0, Reason("the signed manifest no longer matches the file", "; ".join(report.reasons)))
         if claimed and mark_id:
             reasons.append(Reason("the watermark " + ("agrees with" if claimed == mark_id else "differs from")
                                   + " the manifest's soft binding", f"manifest {claimed}, watermark {mark_id}"))
+        if laundered is not None:
+            reasons.append(Reason(f"the pictures are those of the video stamped with identifier "
+                                  f"{laundered.record.identifier}, made by {laundered.record.author}",
+                                  laundered.describe()))
         return _verdict(Kind.CHANGED, reasons, claims)
 
     if present:
@@ -248,6 +361,10 @@ def decide(evidence: Evidence) -> Verdict:
         if other_pictures(e.match):
             reasons.append(Reason("the pictures are not those the identifier was stamped on", _match_text(e.match)))
             return _verdict(Kind.COPIED, reasons, claims)
+        if laundered is not None:
+            return _launder_verdict(laundered, reasons, claims.author)
+        if e.other_marks:
+            return _verdict(Kind.REMARKED, reasons, claims)
         if claims.ai_generated or detection:
             if claims.ai_generated:
                 reasons.append(Reason("the manifest states the video is AI-generated",
@@ -262,31 +379,47 @@ def decide(evidence: Evidence) -> Verdict:
 
     reasons.insert(0, Reason("no C2PA manifest in the file", "stripped (re-encoded or remuxed), or never signed"
                              if report is not None else "this container cannot carry one"))
+    if laundered is not None and mark_id:  # re-marked: another identifier on a registered video's pictures
+        return _launder_verdict(laundered, reasons, e.record.author if e.record else None)
+    if e.other_marks:
+        return Verdict(Kind.REMARKED, tuple(reasons), claimed_author=e.record.author if e.record else None)
+    if detection and mark_id and e.record:
+        holder = f"resolver {accepted(e.resolutions).resolver}" if accepted(e.resolutions) else "the repository"
+        if not matched_own:
+            reasons.append(Reason(f"identifier {mark_id} is registered, but for other pictures" if
+                                  other_pictures(e.match) else
+                                  f"{holder} holds a manifest for identifier {mark_id}, but the pictures do not "
+                                  "positively match those it was stamped on (other pictures, or a crop or reframing "
+                                  "of them): the mark may have been copied, so nobody is named",
+                                  _match_text(e.match) if e.match is not None else "no registered fingerprint"))
+            return Verdict(Kind.COPIED, tuple(reasons))
+        reasons.append(Reason(f"{holder} holds the manifest for identifier {mark_id}",
+                              f"{e.record.manifest_id}: made by {_who(e.record)}"))
+        if e.match is not None and e.match.matches:
+            reasons.append(Reason("the pictures match the fingerprint registered at stamping", _match_text(e.match)))
+        if e.pictures is not None and e.pictures.matches:
+            reasons.append(Reason("the pictures match the content fingerprint filed at stamping",
+                                  _content_text(e.pictures)))
+        return _record_verdict(Kind.RECOVERED, reasons, e.record)
     if detection:
-        if mark_id and e.record:
-            if other_pictures(e.match):
-                reasons.append(Reason(f"identifier {mark_id} is registered, but for other pictures",
-                                      _match_text(e.match)))
-                return _verdict(Kind.COPIED, reasons, None)
-            holder = f"resolver {accepted(e.resolutions).resolver}" if accepted(e.resolutions) else "the repository"
-            reasons.append(Reason(f"{holder} holds the manifest for identifier {mark_id}",
-                                  f"{e.record.manifest_id}: made by {_who(e.record)}"))
-            if e.match is not None and e.match.matches:
-                reasons.append(Reason("the pictures match the fingerprint registered at stamping",
-                                      _match_text(e.match)))
-            return Verdict(Kind.RECOVERED, tuple(reasons), e.record.author,
-                           model_name(e.record.model, e.record.model_version),
-                           e.record.created.isoformat())
         reasons.append(Reason("the identifier is not in the repository" if mark_id
                               else "the identifier cannot be read, so it cannot be looked up",
                               "no record to recover the manifest from"))
-        return _verdict(Kind.WATERMARK_ONLY, reasons, None)
+        if laundered is None:
+            return _verdict(Kind.WATERMARK_ONLY, reasons, None)
     content = accepted(e.resolutions)
     if content is not None and e.record is not None and e.match is not None and e.match.matches:
         reasons.append(Reason(f"the pictures match the fingerprint signed in the manifest of {content.resolver}",
                               _match_text(e.match)))
-        return Verdict(Kind.RECOVERED, tuple(reasons), e.record.author,
-                       model_name(e.record.model, e.record.model_version), e.record.created.isoformat())
+        return _record_verdict(Kind.RECOVERED, reasons, e.record)
+    if laundered is not None:
+        r = laundered.record
+        if not detection:
+            reasons.append(Reason("no watermark found: removed, or too damaged to read",
+                                  f"{e.keys_tried} key(s) tried, the public default key included"))
+        reasons.append(Reason(f"the search by picture found the video stamped with identifier {r.identifier}: "
+                              f"made by {_who(r)}", laundered.describe()))
+        return _record_verdict(Kind.RECOVERED, reasons, r)
     reasons.append(Reason("no watermark found", f"{e.keys_tried} key(s) tried, the public default key included"))
     if e.aigc is not None:
         reasons.append(Reason("an unsigned AIGC metadata label says AI-generated, but nothing signed or "
@@ -294,8 +427,18 @@ def decide(evidence: Evidence) -> Verdict:
     return _verdict(Kind.UNLABELLED, reasons, None)
 
 
+def _record_verdict(kind: Kind, reasons: list[Reason], record: Record) -> Verdict:
+    """A verdict naming a registered record's maker (only on a positive picture match)."""
+    return Verdict(kind, tuple(reasons), record.author, model_name(record.model, record.model_version),
+                   record.created.isoformat())
+
+
 def _verdict(kind: Kind, reasons: list[Reason], claims: manifests.Claims | None) -> Verdict:
+    """A verdict naming the manifest's author: as the author when the file is intact or merely unlabelled,
+    as a claim when the layers contradict it."""
     if claims is None:
         return Verdict(kind, tuple(reasons))
+    if kind.family is Family.TAMPERED:
+        return Verdict(kind, tuple(reasons), claimed_author=claims.author)
     return Verdict(kind, tuple(reasons), claims.author, model_name(claims.model, claims.model_version),
                    claims.created)

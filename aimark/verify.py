@@ -4,8 +4,11 @@ The manifest is validated (offline); the pictures are decoded once, and each
 picture feeds the watermark detector of every key given (the public default
 key always among them), the fingerprint, and, for the forensic report, a few
 key frames. The identifier found is looked up in the manifest repository, the
-pictures are compared with the fingerprint registered for it, and
-:func:`aimark.verdict.decide` names the verdict.
+pictures are compared with the fingerprints registered for it (the stamped
+framing's, and the content fingerprint that tolerates crops), and searched
+among every stamped video's pictures (:mod:`aimark.pictures`, in the content
+index beside a repository in a database), and :func:`aimark.verdict.decide`
+names the verdict.
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ import manifests
 import watermark
 from aimark.evidence import Accumulator
 from aimark.notices import NoticeMatch, NoticeRegistry, open_registry
+from aimark.pictures import RegisteredMatch, identifier_match, picture_index, registered_matches
 from aimark.resolution import Resolution, Resolvers, accepted, resolve
 from aimark.verdict import Evidence, Verdict, decide
 from manifests.database import is_postgres_url
@@ -130,6 +134,11 @@ class Verification:
         What each resolver asked said, and whether it was believed.
     notices : tuple of NoticeMatch
         Rights holders' notices whose works the pictures show.
+    pictures : watermark.contentid.ContentMatch, optional
+        The pictures against the content fingerprint filed at stamping for
+        ``record`` (over crops, mirror images and time offsets).
+    registered : tuple of RegisteredMatch
+        The stamped videos the search by picture found the pictures to show.
     """
 
     verdict: Verdict
@@ -147,6 +156,8 @@ class Verification:
     seconds: float
     resolutions: tuple[Resolution, ...] = ()
     notices: tuple[NoticeMatch, ...] = ()
+    pictures: contentid.ContentMatch | None = None
+    registered: tuple[RegisteredMatch, ...] = ()
 
     def to_dict(self) -> dict:
         """Plain values, for JSON: one object per file."""
@@ -163,6 +174,8 @@ class Verification:
             "record": self.record.to_dict() if self.record else None,
             "recovered_claims": asdict(self.recovered) if self.recovered else None,
             "fingerprint": self.fingerprint.to_dict() if self.fingerprint else None,
+            "pictures": self.pictures.to_dict() if self.pictures else None,
+            "registered_pictures": [match.to_dict() for match in self.registered],
             "timeline": self.timeline.to_dict() if self.timeline else None,
             "notices": [match.to_dict() for match in self.notices],
             "seconds": round(self.seconds, 3),
@@ -335,17 +348,24 @@ def verify(path: str | os.PathLike[str], *, keys: Iterable[watermark.Key] = (),
     with _repository(repository) as repo, _registry(notices) as registry:  # first: fail before any decoding
         report, labels, aigc = _manifest_layer(path, trust_anchors)
         accumulator = Accumulator() if resolvers is not None and resolvers.send_evidence else None
-        sampler = contentid.ContentSampler() if registry is not None else None
+        index = picture_index(repo)
+        sampler = contentid.ContentSampler() if registry is not None or index is not None else None
         detections, frames, kept = _picture_layer(path, keys, keyframe_times(facts.duration) if keyframes else (),
                                                     progress, accumulator, sampler)
-        matched = tuple(registry.search(sampler.query())) if registry is not None else ()
+        query = sampler.query() if sampler is not None else None
+        matched = tuple(registry.search(query)) if registry is not None else ()
+        registered = registered_matches(index, repo, query)
         found = sorted((d for d in detections if d.detected),  # a readable id first, then a provider's key
                        key=lambda d: (d.identifier is None, d.key_id == watermark.DEFAULT_KEY.key_id, -d.score))
         detection = found[0] if found else None
+        other_marks = tuple(d for d in found[1:] if d.identifier and detection.identifier
+                            and d.identifier != detection.identifier)
         claimed = report.claims.watermark_identifier if report is not None and report.claims else None
         mark_id = detection.identifier if detection else None
         record = repo.get(mark_id) if repo is not None and mark_id else None
         claimed_record = repo.get(claimed) if repo is not None and claimed and claimed != mark_id else None
+        pictures = identifier_match(index, record.identifier if record else None, query)
+        claimed_pictures = identifier_match(index, claimed_record.identifier if claimed_record else None, query)
         location = repo.location if repo is not None else None
     flipped = detection is not None and detection.flipped
     resolutions: tuple[Resolution, ...] = ()
@@ -356,6 +376,7 @@ def verify(path: str | os.PathLike[str], *, keys: Iterable[watermark.Key] = (),
                               compare=lambda candidate: _recorded(candidate, frames, flipped),
                               evidence=accumulator.encode if accumulator is not None else None)
         record = accepted(resolutions).record if accepted(resolutions) else None
+        pictures = None  # a resolver's record has no content fingerprint here
     match, claimed_match = _recorded(record, frames, flipped), _recorded(claimed_record, frames, flipped)
     timeline = timeline_of(detection) if detection else None
     verdict = decide(Evidence(
@@ -363,11 +384,12 @@ def verify(path: str | os.PathLike[str], *, keys: Iterable[watermark.Key] = (),
         match=match, claimed_record=claimed_record, claimed_match=claimed_match,
         unmarked_spans=timeline.unmarked if timeline else (), aigc=aigc,
         reframed=_reframing(record or claimed_record, facts, detection), resolutions=resolutions,
-        notices=matched))
+        notices=matched, pictures=pictures, claimed_pictures=claimed_pictures, registered=registered,
+        other_marks=other_marks))
     recovered = stored_claims(record.store) if record is not None and stripped else None
     return Verification(verdict, facts, report, aigc, detections, detection, record or claimed_record, recovered,
                         match or claimed_match, timeline, kept, location, time.perf_counter() - started,
-                        resolutions, matched)
+                        resolutions, matched, pictures or claimed_pictures, registered)
 
 
 def _manifest_layer(path: Path, trust_anchors: str | os.PathLike[str] | None

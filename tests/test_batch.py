@@ -38,12 +38,13 @@ def test_json_lines_in_input_order_with_errors_as_lines(tmp_path):
     stamped = stamp(source, folder / "a_stamped.mp4", author="Ada", model="VidGen").path
     remux(stamped, folder / "b_stripped.mp4")
     (folder / "c_broken.mp4").write_bytes(b"not a video")
-    result = CliRunner().invoke(main, ["verify", str(folder), str(source), "--json-lines"])
+    human = make_clip(tmp_path / "human.mp4", frames=25, seed=1)  # never stamped (gen.mp4 is found by picture)
+    result = CliRunner().invoke(main, ["verify", str(folder), str(human), "--json-lines"])
     assert result.exit_code == 2, result.output
     lines = [json.loads(line) for line in result.output.strip().splitlines()]
     assert [line.get("verdict") for line in lines] == ["labelled", "recovered", None, "unlabelled"]
     assert lines[1]["author"] == "Ada" and "not a video file" in lines[2]["error"]
-    assert lines[3]["file"] == str(source)
+    assert lines[3]["file"] == str(human)
 
 
 def test_many_files_as_text_and_one_worker(tmp_path):
@@ -101,8 +102,9 @@ def test_the_worst_status_orders_tampered_before_stripped_before_unlabelled(stat
 def test_exit_worst_reflects_the_worst_verdict(tmp_path):
     source = make_clip(tmp_path / "gen.mp4", frames=25)
     stamped = stamp(source, tmp_path / "s.mp4", author="Ada", model="VidGen").path
-    plain = CliRunner().invoke(main, ["verify", str(stamped), str(source)])
-    worst = CliRunner().invoke(main, ["verify", str(stamped), str(source), "--exit-worst"])
+    human = make_clip(tmp_path / "human.mp4", frames=25, seed=1)  # never stamped (gen.mp4 is found by picture)
+    plain = CliRunner().invoke(main, ["verify", str(stamped), str(human)])
+    worst = CliRunner().invoke(main, ["verify", str(stamped), str(human), "--exit-worst"])
     assert plain.exit_code == 0 and worst.exit_code == 5
 
 

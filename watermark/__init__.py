@@ -8,12 +8,13 @@ from watermark.embed import EmbedResult, embed, embed_file, marker
 from watermark.errors import EncoderError, IdentifierError, KeyFileError, VideoError, WatermarkError
 from watermark.keys import DEFAULT_KEY, Key
 from watermark.payload import format_identifier, parse_identifier
+from watermark.remark import MarkedError
 from watermark.video import DroppedStreamWarning, EncoderSettings, Picture, VideoInfo, probe, transcode
 
 __all__ = [
     "DEFAULT_KEY", "Detection", "Detector", "DroppedStreamWarning", "EmbedResult", "EncoderError",
-    "EncoderSettings", "IdentifierError", "Key", "KeyFileError", "Picture", "Span", "VideoError", "VideoInfo",
-    "WatermarkError",
+    "EncoderSettings", "IdentifierError", "Key", "KeyFileError", "MarkedError", "Picture", "Span", "VideoError",
+    "VideoInfo", "WatermarkError",
     "detect", "detect_file", "embed", "embed_file", "format_identifier", "frame_evidence", "marker",
     "parse_identifier", "probe", "transcode",
 ]

@@ -14,6 +14,7 @@ from watermark.keys import DEFAULT_KEY, Key
 from watermark.mask import amplitude
 from watermark.pattern import render
 from watermark.payload import format_identifier, parse_identifier
+from watermark.remark import ExistingMarks
 from watermark.video import EncoderSettings, FrameTransform, Picture, Progress, transcode
 
 _DEPTHS = {np.dtype(np.uint8): 8, np.dtype(np.uint16): None}
@@ -98,11 +99,25 @@ def marker(key: Key, identifier: int | str, *, strength: float = 1.0) -> FrameTr
     return mark
 
 
+def chain(*transforms: FrameTransform) -> FrameTransform:
+    """One frame transform that applies ``transforms`` in order (the stamping frame loop, a checked marking)."""
+
+    def apply(picture: Picture) -> None:
+        for transform in transforms:
+            transform(picture)
+
+    return apply
+
+
 def embed_file(src: str | os.PathLike[str], dst: str | os.PathLike[str], key: Key = DEFAULT_KEY,
                identifier: int | str | None = None, *, strength: float = 1.0,
                codec: str | None = None, crf: float = 18.0, preset: str = "medium", keep_format: bool = False,
-               progress: Progress | None = None, overwrite: bool = True) -> EmbedResult:
+               progress: Progress | None = None, overwrite: bool = True, force: bool = False) -> EmbedResult:
     """Mark every frame of a video file in one decode/encode pass.
+
+    A video that already carries a mark (of ``key`` or of the public key) is
+    refused, unless ``force``: the first seconds are searched in the same
+    pass, before anything is published (:class:`watermark.remark.ExistingMarks`).
 
     Parameters
     ----------
@@ -120,10 +135,17 @@ def embed_file(src: str | os.PathLike[str], dst: str | os.PathLike[str], key: Ke
         Called with 1 after each frame.
     overwrite : bool
         Replace an existing ``dst`` (never ``src``).
+    force : bool
+        Mark even a video that already carries a mark.
 
     Returns
     -------
     EmbedResult
+
+    Raises
+    ------
+    watermark.remark.MarkedError
+        ``src`` already carries a mark and ``force`` is False; nothing is written.
 
     Examples
     --------
@@ -135,6 +157,8 @@ def embed_file(src: str | os.PathLike[str], dst: str | os.PathLike[str], key: Ke
     value = parse_identifier(identifier) if isinstance(identifier, str) else identifier
     settings = EncoderSettings(codec=codec, crf=crf, preset=preset, keep_format=keep_format)
     started = time.perf_counter()
-    frames = transcode(src, dst, marker(key, value, strength=strength), settings=settings, progress=progress,
-                       overwrite=overwrite)
+    mark = marker(key, value, strength=strength)
+    existing = None if force else ExistingMarks([key], src)
+    frames = transcode(src, dst, chain(existing, mark) if existing else mark, settings=settings, progress=progress,
+                       overwrite=overwrite, finished=existing.finish if existing else None)
     return EmbedResult(format_identifier(value), key.key_id, frames, time.perf_counter() - started)

@@ -3,9 +3,9 @@
 The mark is a tile of 32 x 32 cells, repeated over the picture. A cell is
 1/96 of the picture's shorter side, so plain rescaling leaves the pattern
 where the detector expects it, and a crop becomes a cyclic shift of the tile.
-Each cell holds one chip, +1 or -1: a keyed eighth of the cells synchronise
+Each cell holds one chip, +1 or -1: a keyed 192 of the 1,024 cells synchronise
 (their signs are fixed by the key), the others carry the coded payload bits,
-each bit spread over three or four keyed cells with keyed signs. The tile is
+each bit spread over two or three keyed cells with keyed signs. The tile is
 rendered band-limited (periodic sinc interpolation of the chips, without DC
 and Nyquist terms), which puts its energy in the low-to-mid frequencies that
 compression and downscaling keep.
@@ -23,7 +23,7 @@ from watermark.payload import CODED_BITS, encode
 
 TILE_CELLS = 32
 CELLS_PER_SHORT_SIDE = 96
-SYNC_CELLS = 128
+SYNC_CELLS = 192
 #: Highest frequency kept, in cycles per tile (the tile's Nyquist is 16).
 BAND = TILE_CELLS // 2 - 1
 
@@ -38,11 +38,11 @@ class Layout:
         Flat indices (row * 32 + column) of the synchronisation cells.
     sync_signs : numpy.ndarray of float, shape (SYNC_CELLS,)
         Their chips, +1 or -1.
-    payload_cells : numpy.ndarray of int, shape (896,)
+    payload_cells : numpy.ndarray of int, shape (832,)
         Flat indices of the payload cells.
-    payload_signs : numpy.ndarray of float, shape (896,)
+    payload_signs : numpy.ndarray of float, shape (832,)
         Keyed signs that scramble each payload chip.
-    payload_bits : numpy.ndarray of int, shape (896,)
+    payload_bits : numpy.ndarray of int, shape (832,)
         The coded bit (0..281) each payload cell carries.
     """
 

@@ -3,10 +3,13 @@
 The identifier and its CRC-24 (88 bits) are coded with the rate-1/3,
 constraint-length-7 convolutional code (generators 133, 171, 165 octal, as in
 LTE) and terminated with six zero bits: 282 coded bits. The detector decodes
-soft values with the Viterbi algorithm. Because the code is linear and the
-decoder maximum-likelihood, the message it returns for a video without the
-mark is uniformly distributed, so the CRC passes with probability exactly
-2**-24: the detector multiplies its false-alarm bound by that number.
+soft values with a list Viterbi algorithm: it keeps the ``LIST_SIZE`` best
+paths through the trellis and returns the best one whose CRC-24 passes, which
+rescues payloads where the maximum-likelihood path has a few wrong bits.
+For a video without the mark each of the paths tried is a message that
+passes the CRC with probability 2**-24, so by the union bound the decoder
+accepts noise with probability at most ``LIST_SIZE * 2**-24``: the detector
+multiplies its false-alarm bound by that number.
 """
 
 from __future__ import annotations
@@ -23,8 +26,10 @@ _MEMORY = 6
 _STATES = 1 << _MEMORY
 CODED_BITS = (MESSAGE_BITS + _MEMORY) * len(_GENERATORS)
 
-#: Probability that noise decodes to a message whose CRC is valid.
-CRC_PASS_PROBABILITY = 2.0 ** -CRC_BITS
+#: Paths the list decoder tries against the CRC.
+LIST_SIZE = 8
+#: Bound on the probability that noise decodes to a message whose CRC is valid.
+CRC_PASS_PROBABILITY = LIST_SIZE * 2.0 ** -CRC_BITS
 
 _CRC24_POLY = 0x864CFB  # OpenPGP (RFC 4880)
 _CRC24_INIT = 0xB704CE
@@ -106,7 +111,7 @@ def encode(identifier: int) -> np.ndarray:
 
 
 def decode_soft(soft: np.ndarray) -> int | None:
-    """Decode soft values into an identifier, or None if the CRC fails.
+    """Decode soft values into an identifier, or None if no path's CRC passes.
 
     Parameters
     ----------
@@ -117,29 +122,57 @@ def decode_soft(soft: np.ndarray) -> int | None:
     Returns
     -------
     int or None
-        The identifier when the decoded CRC-24 matches, else None.
+        The identifier of the most likely of the ``LIST_SIZE`` best paths
+        whose CRC-24 matches, else None.
     """
     soft = np.asarray(soft, dtype=np.float64).reshape(-1, len(_GENERATORS))
     if soft.shape[0] != MESSAGE_BITS + _MEMORY:
         raise ValueError(f"expected {CODED_BITS} soft values, got {soft.size}")
-    states = np.arange(_STATES)
-    prev_low = states >> 1                 # predecessor with oldest bit 0
-    prev_high = prev_low | (_STATES >> 1)  # predecessor with oldest bit 1
-    new_bit = states & 1
-    metric = np.full(_STATES, -np.inf)
-    metric[0] = 0.0
-    choices = np.empty((soft.shape[0], _STATES), dtype=bool)
+    choices, metric = _list_viterbi(soft)
+    for rank in np.argsort(-metric):
+        if not np.isfinite(metric[rank]):
+            break
+        value = _trace_back(choices, int(rank))
+        identifier, check = value >> CRC_BITS, value & ((1 << CRC_BITS) - 1)
+        if crc24(identifier.to_bytes(8, "big")) == check:
+            return identifier
+    return None
+
+
+# Predecessors of each state: the oldest register bit was 0 (low) or 1 (high).
+_PREV_LOW = np.arange(_STATES) >> 1
+_PREV_HIGH = _PREV_LOW | (_STATES >> 1)
+_NEW_BIT = np.arange(_STATES) & 1
+
+
+def _list_viterbi(soft: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Keep the ``LIST_SIZE`` best paths into every state, step by step.
+
+    Returns the choices (per step, state and rank: which of the ``2 *
+    LIST_SIZE`` candidates, low predecessors first, was kept) and the final
+    metrics of the paths ending in state 0, where the terminated trellis ends.
+    """
+    metric = np.full((_STATES, LIST_SIZE), -np.inf)
+    metric[0, 0] = 0.0
+    choices = np.empty((soft.shape[0], _STATES, LIST_SIZE), dtype=np.uint8)
     for step, values in enumerate(soft):
         branch = _SYMBOLS @ values  # [state, bit]
-        low = metric[prev_low] + branch[prev_low, new_bit]
-        high = metric[prev_high] + branch[prev_high, new_bit]
-        choices[step] = high > low
-        metric = np.where(choices[step], high, low)
-    state = 0  # terminated trellis ends in state 0
-    bits = np.empty(soft.shape[0], dtype=np.uint8)
-    for step in range(soft.shape[0] - 1, -1, -1):
-        bits[step] = state & 1
-        state = (state >> 1) | (_STATES >> 1 if choices[step, state] else 0)
-    value = int("".join(map(str, bits[:MESSAGE_BITS])), 2)
-    identifier, check = value >> CRC_BITS, value & ((1 << CRC_BITS) - 1)
-    return identifier if crc24(identifier.to_bytes(8, "big")) == check else None
+        low = metric[_PREV_LOW] + branch[_PREV_LOW, _NEW_BIT][:, None]
+        high = metric[_PREV_HIGH] + branch[_PREV_HIGH, _NEW_BIT][:, None]
+        candidates = np.concatenate([low, high], axis=1)
+        kept = np.argsort(-candidates, axis=1, kind="stable")[:, :LIST_SIZE]
+        choices[step] = kept
+        metric = np.take_along_axis(candidates, kept, axis=1)
+    return choices, metric[0]
+
+
+def _trace_back(choices: np.ndarray, rank: int) -> int:
+    """The message bits of the path of ``rank`` ending in state 0, as an int."""
+    state, value = 0, 0
+    for step in range(choices.shape[0] - 1, -1, -1):
+        if step < MESSAGE_BITS:
+            value |= (state & 1) << (MESSAGE_BITS - 1 - step)
+        choice = int(choices[step, state, rank])
+        high, rank = divmod(choice, LIST_SIZE)
+        state = (state >> 1) | (_STATES >> 1 if high else 0)
+    return value

@@ -433,7 +433,8 @@ def transcode(src: str | os.PathLike[str], dst: str | os.PathLike[str],
               transform: FrameTransform | None = None, *,
               settings: EncoderSettings = EncoderSettings(),
               metadata: dict[str, str] | None = None, mux_options: dict[str, str] | None = None,
-              progress: Progress | None = None, overwrite: bool = True) -> int:
+              progress: Progress | None = None, overwrite: bool = True,
+              finished: Callable[[], None] | None = None) -> int:
     """Decode ``src``, apply ``transform`` to each picture, encode to ``dst``.
 
     Parameters
@@ -455,6 +456,10 @@ def transcode(src: str | os.PathLike[str], dst: str | os.PathLike[str],
         Called with 1 after each frame.
     overwrite : bool
         Replace an existing ``dst`` (the command line asks for ``--force``).
+    finished : callable, optional
+        Called after the last frame is encoded, before ``dst`` is published:
+        an exception there leaves no output (a check of what the pictures
+        showed, such as :class:`watermark.remark.ExistingMarks`).
 
     Returns
     -------
@@ -479,6 +484,8 @@ def transcode(src: str | os.PathLike[str], dst: str | os.PathLike[str],
             raise
         except OSError as error:  # FFmpeg's write errors (disk full, I/O), e.g. while finishing the file
             raise outputs.write_failed(dst, error) from None
+        if finished is not None:
+            finished()
     return written
 
 

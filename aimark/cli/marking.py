@@ -8,8 +8,8 @@ import click
 
 import watermark
 from watermark.detect import MAX_FALSE_ALARM
-from aimark.cli.output import (IDENTIFIER, emit_json, encoder_options, force_option, json_option, progress,
-                               quiet_option, user_errors)
+from aimark.cli.output import (IDENTIFIER, emit_json, encoder_options, force_option, json_option,
+                               marking_force_option, progress, quiet_option, user_errors)
 from aimark.sample import write_sample
 from aimark.verify import SPAN_LEGEND, timeline_of
 
@@ -56,7 +56,7 @@ def keygen(keyfile: str, as_json: bool) -> None:
 @click.option("--strength", type=click.FloatRange(0.1, 4.0), default=1.0, show_default=True,
               help="Mark amplitude relative to the tuned default.")
 @encoder_options
-@force_option
+@marking_force_option
 @json_option
 @quiet_option
 @user_errors
@@ -65,9 +65,11 @@ def embed(input_path: str, output_path: str, key_path: str | None, identifier: s
           as_json: bool, quiet: bool) -> None:
     """Mark INPUT with an invisible identifier and write OUTPUT.
 
-    Without --key the public default key is used: anyone can detect that
-    mark, so it says 'AI-generated' but proves nothing about who made the
-    video. Attribution needs your own key (aimark keygen).
+    Without --key the public default key is used: anyone can detect, forge
+    and remove that mark, so it says 'AI-generated, by someone' but proves
+    nothing about who made the video. Attribution needs your own key
+    (aimark keygen). An INPUT that already carries a mark (of the key or the
+    public key) is refused unless --force.
 
     \b
     Example:
@@ -78,7 +80,8 @@ def embed(input_path: str, output_path: str, key_path: str | None, identifier: s
     with progress("Embedding", _frame_count(input_path), quiet) as advance:
         result = watermark.embed_file(input_path, output_path, key, identifier, strength=strength, codec=codec,
                                       crf=defaults.crf if crf is None else crf, preset=preset or defaults.preset,
-                                      keep_format=bool(keep_format), progress=advance, overwrite=force)
+                                      keep_format=bool(keep_format), progress=advance, overwrite=force,
+                                      force=force)
     if as_json:
         emit_json({**result.to_dict(), "output": output_path})
     else:

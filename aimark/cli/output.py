@@ -112,6 +112,11 @@ quiet_option = click.option("--quiet", "-q", is_flag=True, help="No progress bar
 json_option = click.option("--json", "as_json", is_flag=True, help="Print one JSON object for machines.")
 force_option = click.option("--force", "-f", is_flag=True,
                             help="Replace the output file if it exists (never an input: that is always refused).")
+#: --force of the commands that mark (embed, stamp): it also allows marking over an existing mark.
+marking_force_option = click.option(
+    "--force", "-f", is_flag=True,
+    help="Replace the output file if it exists (never an input: that is always refused), and mark a video "
+         "that already carries a watermark (refused otherwise: a second mark hides who marked first).")
 
 
 def encoder_options(command: Callable[..., Any]) -> Callable[..., Any]:

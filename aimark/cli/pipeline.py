@@ -16,7 +16,7 @@ import watermark
 from aimark.notices import registry_beside
 from aimark.batch import VIDEO_SUFFIXES, BatchItem, expand, verify_many, worst_status
 from aimark.cli.output import (EXIT_USAGE, IDENTIFIER, emit_json, encoder_options, force_option, json_option,
-                               progress, quiet_option, user_errors)
+                               marking_force_option, progress, quiet_option, user_errors)
 from aimark.cli.provenance import generation_options, rights_options, signer_options
 from aimark.report import html_report, text_report
 from aimark.settings import SETTINGS_ENV, Settings
@@ -77,7 +77,7 @@ def _stamped_text(result: StampResult) -> str:
 @encoder_options
 @settings_option
 @repository_option
-@force_option
+@marking_force_option
 @json_option
 @quiet_option
 @user_errors
@@ -95,7 +95,10 @@ def stamp(input_path: str, output_path: str, author: str, model: str, model_vers
     invisible watermark are drawn in the same frame loop, China's AIGC label is
     written into OUTPUT's metadata, OUTPUT (MP4 or MOV) is signed with a C2PA
     manifest whose soft binding is the watermark identifier, and the manifest
-    is registered in the manifest repository under that identifier.
+    is registered in the manifest repository under that identifier, with the
+    pictures' content fingerprint for the search by picture. An INPUT that
+    already carries a watermark (of the key or the public key) is refused
+    unless --force.
 
     \b
     Example:
@@ -119,7 +122,7 @@ def stamp(input_path: str, output_path: str, author: str, model: str, model_vers
                                identifier=identifier, created=created, notice=notice, progress=advance,
                                prompt=prompt_file.read() if prompt_file else None, inputs=input_files,
                                prompt_expansion=expansion_file.read() if expansion_file else None,
-                               overwrite=force)
+                               overwrite=force, force=force)
     if as_json:
         emit_json(result.to_dict())
     else:

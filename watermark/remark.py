@@ -1,0 +1,87 @@
+"""Refusing to mark a video that already carries a mark, inside the marking pass.
+
+Marking over a mark hides who marked first: the new identifier mostly wins
+the detector's search, and the old one's owner loses the trace (issue 11's
+re-marking attack). So the marking commands look for a mark, with every key
+they hold and the public default key, before they publish anything.
+
+The check costs no second decode: :class:`ExistingMarks` is the first frame
+transform of the marking pass, and sees the source pictures before they are
+marked. It whitens the first :data:`CHECK_SECONDS` of them (what the scan
+reads the mark from too), then searches every key's alignments once, in the
+pass (a thread gains nothing: the search holds the interpreter, and on a
+busy machine it delayed the refusal to the end of the video). A mark found
+aborts the pass there, and the caller's temporary output is removed
+unpublished; a video shorter than the search is searched at
+:meth:`ExistingMarks.finish`, before publication.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Iterable
+
+from watermark.detect import Detector, frame_evidence
+from watermark.errors import WatermarkError
+from watermark.keys import DEFAULT_KEY, Key
+from watermark.video import Picture
+
+#: Seconds of source pictures searched for an existing mark (as ``aimark scan`` reads the mark).
+CHECK_SECONDS = 3.0
+#: Scales searched: a copy at its stamped framing, rescaled to any size (the
+#: cell follows the shorter side) or cropped by up to a fifth. A seventh of the
+#: full search's cost; reframed copies get past it, and verify's 'remarked'
+#: and 'laundered' verdicts catch those.
+CHECK_SCALES = (0.9, 1.25)
+
+
+class MarkedError(WatermarkError, ValueError):
+    """The video to mark already carries a mark (pass ``force=True``, ``--force``, to mark it anyway)."""
+
+
+class ExistingMarks:
+    """A frame transform that raises :class:`MarkedError` when the source already carries a mark.
+
+    Parameters
+    ----------
+    keys : iterable of Key
+        The keys the caller holds; the public default key is always searched too.
+    source : path-like
+        The video being marked, named in the error.
+    seconds : float
+        Seconds of pictures searched.
+
+    Examples
+    --------
+    >>> check = ExistingMarks([key], "in.mp4")                                  # doctest: +SKIP
+    >>> transcode("in.mp4", "out.mp4", chain(check, mark), finished=check.finish)  # doctest: +SKIP
+    """
+
+    def __init__(self, keys: Iterable[Key], source: str | os.PathLike[str], *,
+                 seconds: float = CHECK_SECONDS) -> None:
+        unique = {key.key_id: key for key in [*keys, DEFAULT_KEY]}
+        self._detectors = [Detector(key, scale_range=CHECK_SCALES) for key in unique.values()]
+        self._source = source
+        self._seconds = seconds
+
+    def __call__(self, picture: Picture) -> None:
+        if not self._detectors:
+            return
+        if picture.time >= self._seconds:
+            self.finish()
+            return
+        evidence = frame_evidence(picture)  # whitened once for every key
+        for detector in self._detectors:
+            detector.add_evidence(evidence, time=picture.time)
+
+    def finish(self) -> None:
+        """Search what was gathered, once, and raise :class:`MarkedError` if a key finds a mark."""
+        detectors, self._detectors = self._detectors, []
+        found = [d for d in (detector.result() for detector in detectors) if d.detected]
+        if found:
+            d = max(found, key=lambda d: (d.identifier is not None, d.score))
+            what = f"identifier {d.identifier}" if d.identifier else "an identifier too damaged to read"
+            who = "the public default key" if d.key_id == DEFAULT_KEY.key_id else f"key {d.key_id}"
+            raise MarkedError(f"'{self._source}' already carries a watermark ({what}, found with {who}, "
+                              f"false-alarm bound {d.false_alarm_probability:.0e}); marking it again would hide "
+                              "the first mark: mark the unmarked original, or pass --force to mark it anyway")
