@@ -257,8 +257,9 @@ def encode_all(wm: Any, aimark: Aimark, clip: Clip, crf: int, folder: Path) -> t
     facts["seconds"]["transcode"] = t["s"]
     timed, facts["ffmpeg_run"] = ffmpeg_encode(clip.path, paths["ffmpeg"], crf=crf)
     facts["seconds"]["ffmpeg"] = timed.wall_s
+    # No --force (the folder is fresh): on aimark it would also skip the check for an existing mark.
     facts["seconds"]["marked"] = aimark.run("embed", str(clip.path), str(paths["marked"]), "--crf", str(crf),
-                                            "--id", identifier_for(clip.name), "--quiet", "--force").wall_s
+                                            "--id", identifier_for(clip.name), "--quiet").wall_s
     return paths, facts
 
 

@@ -64,14 +64,15 @@ def time_round(aimark: Aimark, clip: Clip, order: Sequence[str], folder: Path) -
     out: dict[str, Any] = {"order": list(order)}
     for step in order:
         dst = folder / f"{step}.mp4"
+        # Never --force: on aimark it also skips the check for an existing mark, part of what a user pays.
+        dst.unlink(missing_ok=True)
         if step == "ffmpeg":
             timed, _ = ffmpeg_encode(clip.path, dst, crf=CRF)
         elif step == "embed":
-            timed = aimark.run("embed", str(clip.path), str(dst), "--id", identifier_for(clip.name), "-q", "-f",
-                               "--json")
+            timed = aimark.run("embed", str(clip.path), str(dst), "--id", identifier_for(clip.name), "-q", "--json")
         else:
             timed = aimark.run("stamp", str(clip.path), str(dst), "--author", "Benchmark", "--model", "VidGen",
-                               "-q", "-f", "--json")
+                               "-q", "--json")
         out[step], out[f"{step}_cpu"] = timed.wall_s, timed.cpu_s
         if step != "ffmpeg":
             # The command's own timing of its work (docs/json.md 'seconds'): the rest is start-up.
@@ -88,7 +89,7 @@ def profile_embed(aimark: Aimark, clip: Clip, folder: Path) -> dict[str, Any]:
     """``aimark embed`` of ``clip`` under cProfile in a child process; where its time goes."""
     stats_file, dst = folder / "embed.prof", folder / "profiled.mp4"
     code = ("import cProfile, sys; from aimark.cli import main; "
-            f"sys.argv = ['aimark', 'embed', {str(clip.path)!r}, {str(dst)!r}, '-q', '-f']; "
+            f"sys.argv = ['aimark', 'embed', {str(clip.path)!r}, {str(dst)!r}, '-q']; "
             "p = cProfile.Profile(); p.enable()\n"
             "try:\n    main()\nexcept SystemExit:\n    pass\n"
             f"p.disable(); p.dump_stats({str(stats_file)!r})")
