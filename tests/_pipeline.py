@@ -5,6 +5,7 @@ platform-style re-encode)."""
 from __future__ import annotations
 
 import struct
+from dataclasses import dataclass
 from pathlib import Path
 
 import av
@@ -14,6 +15,17 @@ import pytest
 from watermark.video import Picture, read_pictures, transcode
 
 C2PA_UUID = bytes.fromhex("d8fec3d61b0e483c92975828877ec481")
+
+
+@dataclass(frozen=True)
+class Stamped:
+    """A video stamped by a test module's fixture: its source, the stamped file, and where its records are."""
+
+    original: Path
+    path: Path
+    identifier: str
+    repository: Path
+    folder: Path
 
 
 @pytest.fixture(autouse=True)

@@ -10,7 +10,6 @@ signal redesign's concern, see docs/security.md).
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
 from pathlib import Path
 
 import av
@@ -21,7 +20,7 @@ from click.testing import CliRunner
 
 import manifests
 import watermark
-from _pipeline import home, reframe  # noqa: F401
+from _pipeline import Stamped, home, reframe  # noqa: F401
 from aimark.cli import main
 from aimark.pictures import picture_index
 from aimark.report import PUBLIC_KEY_NOTE, html_report, text_report
@@ -33,14 +32,6 @@ from conftest import real_clip, remux
 from manifests.repository import SQLiteRepository
 from watermark.remark import MarkedError
 
-
-@dataclass(frozen=True)
-class Stamped:
-    original: Path
-    path: Path
-    identifier: str
-    repository: Path
-    folder: Path
 
 
 @pytest.fixture(scope="module")

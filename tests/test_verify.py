@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import shutil
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -17,7 +16,7 @@ from click.testing import CliRunner
 
 import manifests
 import watermark
-from _pipeline import append_manifest, home, platform_reencode, reframe, replace_span  # noqa: F401
+from _pipeline import Stamped, append_manifest, home, platform_reencode, reframe, replace_span  # noqa: F401
 from aimark.cli import main
 from aimark.settings import Settings
 from aimark.stamp import Stamper
@@ -27,14 +26,6 @@ from aimark.verify import verify
 from conftest import real_clip, remux
 from manifests.repository import RepositoryError, SQLiteRepository, embedded_store
 
-
-@dataclass(frozen=True)
-class Stamped:
-    original: Path
-    path: Path
-    identifier: str
-    repository: Path
-    folder: Path
 
 
 @pytest.fixture(scope="module")
