@@ -235,7 +235,7 @@ def strip(src: Path, dst: Path) -> Path:
 
 def psnr_y(a: Path, b: Path) -> float:
     """Mean per-frame PSNR-Y of two videos, frame by frame (quality.py's measure)."""
-    values = [psnr(luma(x.frame), luma(y.frame))[0] for x, y in zip(decode(a), decode(b))]
+    values = [psnr(luma(x.frame), luma(y.frame)) for x, y in zip(decode(a), decode(b))]
     return round(float(np.mean(values)), 2)
 
 
