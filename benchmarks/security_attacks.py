@@ -544,9 +544,9 @@ def sharpened(path: Path) -> list[np.ndarray]:
 
 def false_alarms(wm: Any, videos: dict[str, tuple[list[np.ndarray], float]], keys: int) -> list[dict[str, Any]]:
     """Each unmarked video read with ``keys`` fresh keys (frames whitened once): best score, any detection."""
-    from watermark import detect
-    from watermark.detect import MAX_FALSE_ALARM
-    from watermark.payload import CRC_PASS_PROBABILITY
+    detect = sys.modules[wm.Detector.__module__]  # the module (``watermark.detect`` is also a function's name)
+    MAX_FALSE_ALARM = detect.MAX_FALSE_ALARM
+    CRC_PASS_PROBABILITY = sys.modules[wm.format_identifier.__module__].CRC_PASS_PROBABILITY
 
     def needed_with_crc(hypotheses: int) -> float:
         """The score a detection with an identifier needs: the CRC-aided bound, and the synchronisation alone where
