@@ -70,10 +70,11 @@ def picture_index(repository: ManifestRepository | None) -> ContentIndex | None:
     return ContentIndex(DatabaseContentStore(repository.database))
 
 
-def file_pictures(index: ContentIndex | None, identifier: str, fingerprint: contentid.Fingerprint) -> bool:
-    """File a stamped video's content fingerprint under its identifier; False when there is no index,
-    or when the pictures are too flat to be recognised (there is nothing to search them by)."""
-    if index is None or not fingerprint.usable.any():
+def file_pictures(index: ContentIndex | None, identifier: str, fingerprint: contentid.Fingerprint | None) -> bool:
+    """File a stamped video's content fingerprint under its identifier; False when there is no index
+    (then none was sampled), or when the pictures are too flat to be recognised (there is nothing to
+    search them by)."""
+    if index is None or fingerprint is None or not fingerprint.usable.any():
         return False
     index.add(identifier, fingerprint)
     return True

@@ -46,8 +46,8 @@ from manifests.media import media_type
 from manifests.reading import manifest_store
 from manifests.repository import ManifestRepository, Record, RepositoryError, embedded_store, record_from_store
 from watermark import contentid, fingerprint
-from watermark.embed import chain
-from watermark.remark import ExistingMarks
+from watermark.remark import refusing_marked
+from watermark.video import chain
 from watermark.video import Picture
 
 #: Muxer flags for the stamped output: index first for streaming, and the AIGC key
@@ -120,17 +120,19 @@ def _notice_transform(notice: manifests.Notice) -> Callable[[Picture], None]:
 
 
 class _Sampler:
-    """Collects each picture's fingerprint signature and time during the frame loop, and the content
-    fingerprint the search by picture files the video under."""
+    """Collects each picture's fingerprint signature and time during the frame loop, and, when
+    ``content`` (there is a content index to file it in), the content fingerprint the search by
+    picture files the video under."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, content: bool) -> None:
         self.signatures: list[np.ndarray] = []
         self.times: list[float] = []
         self.size = (0, 0)
-        self.content = contentid.ContentSampler()
+        self.content = contentid.ContentSampler() if content else None
 
     def __call__(self, picture: Picture) -> None:
-        self.content.add(picture.luma, picture.time, bit_depth=picture.bit_depth)
+        if self.content is not None:
+            self.content.add(picture.luma, picture.time, bit_depth=picture.bit_depth)
         self.signatures.append(fingerprint.frame_signature(picture.luma, bit_depth=picture.bit_depth))
         self.times.append(picture.time)
         self.size = picture.luma.shape[::-1]
@@ -253,21 +255,21 @@ class Stamper:
                 expansion_digest=manifests.prompt_digest(prompt_expansion) if prompt_expansion is not None else None,
                 **({"created": created} if created is not None else {}))
             label = manifests.aigc_label(description, s.producer or s.organisation or author)
-            sampler = _Sampler()
-            existing = None if force else ExistingMarks([self.key], source)  # first: it sees the source pictures
-            transforms = ([existing] if existing else []) + ([_notice_transform(shown)] if shown else []) + [
+            sampler = _Sampler(content=self._pictures is not None)
+            transforms = ([_notice_transform(shown)] if shown else []) + [
                 watermark.marker(self.key, identifier, strength=s.strength), sampler]
+            frame_loop, finished = refusing_marked(chain(*transforms), [self.key], source, force=force)
             encoded = out.scratch(destination.suffix)
             frames = watermark.transcode(
-                source, encoded, chain(*transforms), settings=s.encoder(), metadata=manifests.aigc_metadata(label),
-                mux_options=MUX_OPTIONS, progress=progress, finished=existing.finish if existing else None)
+                source, encoded, frame_loop, settings=s.encoder(), metadata=manifests.aigc_metadata(label),
+                mux_options=MUX_OPTIONS, progress=progress, finished=finished)
             description = replace(description, fingerprint=sampler.fingerprint())  # signed with the rest
             signed = manifests.sign_into(out, encoded, description, self.signer)
             store = embedded_store(out.temporary)
             if store is None:  # sign_into returned, so a manifest must be there
                 raise RuntimeError(f"signing wrote no manifest into '{out.temporary}'")
             record = record_from_store(store, registered=datetime.now(timezone.utc))  # what a service registers
-            self._register_and_publish(record, sampler.content.fingerprint(), out)
+            self._register_and_publish(record, sampler.content.fingerprint() if sampler.content else None, out)
         return StampResult(signed.path, identifier, self.key.key_id, record.manifest_id, signed.signer, label,
                            description.visible_notice, frames, time.perf_counter() - started,
                            self.repository.location)
@@ -282,7 +284,8 @@ class Stamper:
         media_type(destination, "output")
         return outputs.Output(destination, overwrite=overwrite, inputs=[source])
 
-    def _register_and_publish(self, record: Record, pictures: contentid.Fingerprint, out: outputs.Output) -> None:
+    def _register_and_publish(self, record: Record, pictures: contentid.Fingerprint | None,
+                              out: outputs.Output) -> None:
         """Register the manifest and file the pictures for the search by picture, then publish; undo both
         if anything after the registration fails. Signals wait meanwhile."""
         with outputs.deferred():

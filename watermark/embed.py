@@ -14,7 +14,7 @@ from watermark.keys import DEFAULT_KEY, Key
 from watermark.mask import amplitude
 from watermark.pattern import render
 from watermark.payload import format_identifier, parse_identifier
-from watermark.remark import ExistingMarks
+from watermark.remark import refusing_marked
 from watermark.video import EncoderSettings, FrameTransform, Picture, Progress, transcode
 
 _DEPTHS = {np.dtype(np.uint8): 8, np.dtype(np.uint16): None}
@@ -99,16 +99,6 @@ def marker(key: Key, identifier: int | str, *, strength: float = 1.0) -> FrameTr
     return mark
 
 
-def chain(*transforms: FrameTransform) -> FrameTransform:
-    """One frame transform that applies ``transforms`` in order (the stamping frame loop, a checked marking)."""
-
-    def apply(picture: Picture) -> None:
-        for transform in transforms:
-            transform(picture)
-
-    return apply
-
-
 def embed_file(src: str | os.PathLike[str], dst: str | os.PathLike[str], key: Key = DEFAULT_KEY,
                identifier: int | str | None = None, *, strength: float = 1.0,
                codec: str | None = None, crf: float = 18.0, preset: str = "medium", keep_format: bool = False,
@@ -157,8 +147,7 @@ def embed_file(src: str | os.PathLike[str], dst: str | os.PathLike[str], key: Ke
     value = parse_identifier(identifier) if isinstance(identifier, str) else identifier
     settings = EncoderSettings(codec=codec, crf=crf, preset=preset, keep_format=keep_format)
     started = time.perf_counter()
-    mark = marker(key, value, strength=strength)
-    existing = None if force else ExistingMarks([key], src)
-    frames = transcode(src, dst, chain(existing, mark) if existing else mark, settings=settings, progress=progress,
-                       overwrite=overwrite, finished=existing.finish if existing else None)
+    transform, finished = refusing_marked(marker(key, value, strength=strength), [key], src, force=force)
+    frames = transcode(src, dst, transform, settings=settings, progress=progress, overwrite=overwrite,
+                       finished=finished)
     return EmbedResult(format_identifier(value), key.key_id, frames, time.perf_counter() - started)

@@ -19,12 +19,12 @@ unpublished; a video shorter than the search is searched at
 from __future__ import annotations
 
 import os
-from typing import Iterable
+from typing import Callable, Iterable
 
 from watermark.detect import Detector, frame_evidence
 from watermark.errors import WatermarkError
 from watermark.keys import DEFAULT_KEY, Key
-from watermark.video import Picture
+from watermark.video import FrameTransform, Picture, chain
 
 #: Seconds of source pictures searched for an existing mark (as ``aimark scan`` reads the mark).
 CHECK_SECONDS = 3.0
@@ -85,3 +85,14 @@ class ExistingMarks:
             raise MarkedError(f"'{self._source}' already carries a watermark ({what}, found with {who}, "
                               f"false-alarm bound {d.false_alarm_probability:.0e}); marking it again would hide "
                               "the first mark: mark the unmarked original, or pass --force to mark it anyway")
+
+
+def refusing_marked(transform: FrameTransform, keys: Iterable[Key], source: str | os.PathLike[str], *,
+                    force: bool) -> tuple[FrameTransform, Callable[[], None] | None]:
+    """A marking pass's frame transform with :class:`ExistingMarks` in front (it must see the source
+    pictures), and the check :func:`watermark.video.transcode` runs before publishing (its ``finished``);
+    ``transform`` alone and None when ``force``."""
+    if force:
+        return transform, None
+    check = ExistingMarks(keys, source)
+    return chain(check, transform), check.finish

@@ -429,6 +429,16 @@ def _copy_tags(source: av.stream.Stream, copy: av.stream.Stream) -> None:
     copy.disposition = source.disposition
 
 
+def chain(*transforms: FrameTransform) -> FrameTransform:
+    """One frame transform that applies ``transforms`` in order (the stamping frame loop, a checked marking)."""
+
+    def apply(picture: Picture) -> None:
+        for transform in transforms:
+            transform(picture)
+
+    return apply
+
+
 def transcode(src: str | os.PathLike[str], dst: str | os.PathLike[str],
               transform: FrameTransform | None = None, *,
               settings: EncoderSettings = EncoderSettings(),
