@@ -268,6 +268,7 @@ class _MarkReader:
     def __init__(self, keys: Iterable[watermark.Key], first_seconds: float) -> None:
         unique = {key.key_id: key for key in [*keys, watermark.DEFAULT_KEY]}
         self._detectors = [watermark.Detector(key) for key in unique.values()]
+        self._stream = watermark.EvidenceStream()
         self._first = first_seconds
         self._extended = False
         self.results: list[watermark.Detection] = []
@@ -282,9 +283,9 @@ class _MarkReader:
             self._extended = True
             if not self._detectors:
                 return
-        evidence = watermark.frame_evidence(picture)  # whitened once for every key
+        evidence = self._stream.add(picture)  # whitened once for every key
         for detector in self._detectors:
-            detector.add_evidence(evidence, time=picture.time)
+            detector.add_evidence(evidence)
 
     def _settle(self) -> None:
         """Keep the keys whose result is still in doubt; record the others'."""

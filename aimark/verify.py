@@ -417,10 +417,11 @@ def _picture_layer(path: Path, keys: Iterable[watermark.Key], keyframes: Sequenc
     detectors = [watermark.Detector(key) for key in unique.values()]
     signatures, times, kept = [], [], []
     wanted = sorted(keyframes)
+    stream = watermark.EvidenceStream()
     for picture in read_pictures(path, progress=progress):
-        evidence = watermark.frame_evidence(picture)  # whitened once for every key
+        evidence = stream.add(picture)  # whitened once for every key
         for detector in detectors:
-            detector.add_evidence(evidence, time=picture.time)
+            detector.add_evidence(evidence)
         if accumulator is not None:
             accumulator.add(evidence)
         signatures.append(fingerprint.frame_signature(picture.luma, bit_depth=picture.bit_depth))

@@ -557,12 +557,13 @@ def false_alarms(wm: Any, videos: dict[str, tuple[list[np.ndarray], float]], key
 
     rows = []
     for name, (frames, fps) in videos.items():
-        evidence = [wm.frame_evidence(wm.Picture([y], 8, i / fps, i)) for i, y in enumerate(frames)]
+        stream = wm.EvidenceStream()
+        evidence = [stream.add(wm.Picture([y], 8, i / fps, i)) for i, y in enumerate(frames)]
         scores, detected, hypotheses = [], 0, 0
         for _ in range(keys):
             detector = wm.Detector(wm.Key.generate())
-            for i, e in enumerate(evidence):
-                detector.add_evidence(e, time=i / fps)
+            for e in evidence:
+                detector.add_evidence(e)
             result = detector.result()
             scores.append(result.score)
             detected += bool(result.detected)

@@ -1,10 +1,11 @@
 """The mark on frame arrays: invisible enough, found, and never imagined."""
 
+import cv2
 import numpy as np
 import pytest
 
 from conftest import textured_frames
-from watermark import DEFAULT_KEY, Key, detect, embed
+from watermark import DEFAULT_KEY, Key, detect, embed, embed_frames
 
 IDENTIFIER = 0x0123456789ABCDEF
 
@@ -16,7 +17,7 @@ def frames():
 
 @pytest.fixture(scope="module")
 def marked(frames):
-    return [embed(frame, DEFAULT_KEY, IDENTIFIER) for frame in frames]
+    return list(embed_frames(frames, DEFAULT_KEY, IDENTIFIER))
 
 
 def test_embed_keeps_shape_dtype_and_input(frames):
@@ -53,7 +54,7 @@ def test_ten_bit_planes():
     rng = np.random.default_rng(0)
     planes = [(frame.astype(np.uint16) * 4 + rng.integers(0, 4, frame.shape)).astype(np.uint16)
               for frame in (rgb[..., 0] for rgb in textured_frames(480, 272, 10, seed=9))]
-    marked = [embed(p, DEFAULT_KEY, IDENTIFIER, bit_depth=10) for p in planes]
+    marked = list(embed_frames(planes, DEFAULT_KEY, IDENTIFIER, bit_depth=10))
     assert max(int(m.max()) for m in marked) <= 1023
     assert detect(marked, DEFAULT_KEY, bit_depth=10).identifier == f"{IDENTIFIER:016x}"
 
@@ -76,13 +77,34 @@ def test_mirrored_and_rescaled_frames(marked):
 
 
 def test_shared_evidence_gives_each_key_the_same_result(marked):
-    from watermark import Detector, Picture, frame_evidence
+    from watermark import Detector, EvidenceStream, Picture
     other = Key.generate()
     alone = [detect(marked, key) for key in (DEFAULT_KEY, other)]
-    together = [Detector(DEFAULT_KEY), Detector(other)]
+    together, stream = [Detector(DEFAULT_KEY), Detector(other)], EvidenceStream()
     for index, luma in enumerate(marked):
-        evidence = frame_evidence(Picture([luma], 8, index / 25, index))
+        evidence = stream.add(Picture([luma], 8, index / 25, index))
         for detector in together:
-            detector.add_evidence(evidence, time=index / 25)
+            detector.add_evidence(evidence)
     for single, shared in zip(alone, (d.result() for d in together)):
         assert (shared.identifier, shared.score, shared.detected) == (single.identifier, single.score, single.detected)
+
+
+def test_the_pattern_travels_with_the_content(frames, marked):
+    """A pan moves the pattern along with the picture (3 px left, 2 px up a frame in these frames),
+    so that motion compensation predicts the mark instead of coding it again."""
+    mark = [m.astype(np.float32) - f for m, f in zip(marked, frames)]
+    following = np.corrcoef(mark[5][:-2, :-3].ravel(), mark[4][2:, 3:].ravel())[0, 1]
+    staying = np.corrcoef(mark[5].ravel(), mark[4].ravel())[0, 1]
+    assert following > 0.9 > 0.5 > staying
+
+
+def test_a_long_pan_cropped_and_rescaled_is_read():
+    """A pan longer than a tile (the evidence taken modulo a tile at the nominal scale), then a crop and a
+    rescale (a tile at another scale): the wraps are brought together at the scale the search finds."""
+    frames = [np.ascontiguousarray(rgb[..., 1]) for rgb in textured_frames(480, 272, 70, seed=12)]
+    marked = list(embed_frames(frames, DEFAULT_KEY, IDENTIFIER))
+    h, w = marked[0].shape
+    cropped = [cv2.resize(m[int(h * .1):int(h * .9), int(w * .1):int(w * .9)], (w, h)) for m in marked]
+    result = detect(cropped, DEFAULT_KEY)
+    assert result.identifier == f"{IDENTIFIER:016x}"
+    assert result.scale == pytest.approx(1 / 0.8, rel=0.03)

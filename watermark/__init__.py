@@ -3,8 +3,8 @@
 Knows nothing of C2PA; the identifier it carries is 64 opaque bits.
 """
 
-from watermark.detect import Detection, Detector, Span, detect, detect_file, frame_evidence
-from watermark.embed import EmbedResult, embed, embed_file, marker
+from watermark.detect import (Detection, Detector, EvidenceStream, FrameEvidence, Span, detect, detect_file)
+from watermark.embed import EmbedResult, embed, embed_file, embed_frames, marker
 from watermark.errors import EncoderError, IdentifierError, KeyFileError, VideoError, WatermarkError
 from watermark.keys import DEFAULT_KEY, Key
 from watermark.payload import format_identifier, parse_identifier
@@ -12,9 +12,9 @@ from watermark.remark import MarkedError
 from watermark.video import DroppedStreamWarning, EncoderSettings, Picture, VideoInfo, probe, transcode
 
 __all__ = [
-    "DEFAULT_KEY", "Detection", "Detector", "DroppedStreamWarning", "EmbedResult", "EncoderError",
+    "DEFAULT_KEY", "Detection", "Detector", "DroppedStreamWarning", "EvidenceStream", "FrameEvidence", "EmbedResult", "EncoderError",
     "EncoderSettings", "IdentifierError", "Key", "KeyFileError", "MarkedError", "Picture", "Span", "VideoError",
     "VideoInfo", "WatermarkError",
-    "detect", "detect_file", "embed", "embed_file", "format_identifier", "frame_evidence", "marker",
+    "detect", "detect_file", "embed", "embed_file", "embed_frames", "format_identifier", "marker",
     "parse_identifier", "probe", "transcode",
 ]

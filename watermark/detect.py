@@ -8,6 +8,15 @@ end the sum is searched over scales (for crops and reframing) and horizontal
 flips; for each, it is folded modulo the tile and correlated with the keyed
 synchronisation chips by FFT, which tests every cyclic shift at once.
 
+The embedder carries the pattern along with the content's motion
+(:mod:`watermark.motion`), so each frame's evidence is first moved back by
+the motion the detector measures on the pictures it receives. To keep the
+evidence inside the frame, the motion is taken modulo one tile at the
+nominal scale, and the whole tiles taken off (the frame's ``wrap``) are
+kept: evidence of different wraps is summed apart and, at each scale
+searched, shifted by what a whole tile is at that scale before it is
+combined (exactly nothing for a video that was only rescaled).
+
 The score of a hypothesis is ``z = sum(s_c * y_c) / sqrt(sum(y_c**2))`` over
 the synchronisation cells ``c``, with ``y`` the matched-filter output and
 ``s_c`` the key's chips. For any video not marked with this key the chips are
@@ -36,6 +45,7 @@ import cv2
 import numpy as np
 
 from watermark.keys import DEFAULT_KEY, Key
+from watermark.motion import MotionTracker
 from watermark.pattern import BAND, CELLS_PER_SHORT_SIDE, TILE_CELLS, layout
 from watermark.payload import CRC_PASS_PROBABILITY, decode_soft, format_identifier
 from watermark.video import Picture, Progress, read_pictures
@@ -96,16 +106,51 @@ def whiten(luma: np.ndarray, *, bit_depth: int = 8) -> np.ndarray:
     return np.clip(white, -_CLIP, _CLIP, out=white)
 
 
-def frame_evidence(picture: Picture) -> np.ndarray:
-    """A decoded picture whitened and weighted by how its source coded it.
+Wrap = tuple[int, int]
 
-    The same for every key, so detecting several keys needs it once a frame.
+
+@dataclass(frozen=True)
+class FrameEvidence:
+    """One frame, whitened, weighted by its coding and moved back along the content's motion.
+
+    Attributes
+    ----------
+    image : numpy.ndarray of float32
+        At the working resolution (see :func:`whiten`).
+    wrap : (int, int)
+        Whole tiles (x, y) at the nominal scale taken off the motion to keep
+        the image in the frame.
+    time : float
+        Presentation time in seconds.
     """
-    white = whiten(picture.luma, bit_depth=picture.bit_depth)
-    weight = CODING_WEIGHTS.get(picture.coding, 1.0)
-    if weight != 1.0:
-        white *= weight
-    return white
+
+    image: np.ndarray
+    wrap: Wrap
+    time: float
+
+
+class EvidenceStream:
+    """Turns a video's pictures, in display order, into :class:`FrameEvidence`.
+
+    The same for every key, so detecting several keys needs it once a frame
+    (one stream per video: it follows the motion from frame to frame).
+    """
+
+    def __init__(self) -> None:
+        self._tracker = MotionTracker()
+
+    def add(self, picture: Picture) -> FrameEvidence:
+        white = whiten(picture.luma, bit_depth=picture.bit_depth)
+        weight = CODING_WEIGHTS.get(picture.coding, 1.0)
+        if weight != 1.0:
+            white *= weight
+        travel = self._tracker.update(picture.luma, bit_depth=picture.bit_depth) * (white.shape[0] / picture.luma.shape[0])
+        wrap = np.round(travel / TILE)
+        rest = travel - wrap * TILE
+        if rest.any():
+            matrix = np.float32([[1, 0, rest[0]], [0, 1, rest[1]]])
+            white = cv2.warpAffine(white, matrix, white.shape[::-1], flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP)
+        return FrameEvidence(white, (int(wrap[0]), int(wrap[1])), picture.time)
 
 
 def _fold(image: np.ndarray) -> np.ndarray:
@@ -128,6 +173,28 @@ def _rescale(image: np.ndarray, scale: float) -> np.ndarray:
     return cv2.resize(image, (0, 0), fx=1 / scale, fy=1 / scale, interpolation=method)
 
 
+_FREQ_Y = np.fft.fftfreq(TILE, 1 / TILE)[:, None]
+_FREQ_X = np.fft.rfftfreq(TILE, 1 / TILE)[None, :]
+
+
+def _spectrum(groups: dict[Wrap, np.ndarray], scale: float, flipped: bool) -> np.ndarray:
+    """Spectrum of the folded evidence at one scale and mirroring, wrap groups brought together.
+
+    A group of wrap ``k`` holds the evidence ``k`` nominal tiles off; at
+    ``scale`` that is ``k / scale`` tiles, so its fold is shifted back by
+    the fraction (a phase ramp: sub-pixel and exact for a cyclic shift).
+    """
+    total = None
+    for (wrap_x, wrap_y), image in groups.items():
+        if flipped:
+            image, wrap_x = image[:, ::-1], -wrap_x
+        spectrum = np.fft.rfft2(_fold(_rescale(image, scale)))
+        if wrap_x or wrap_y:
+            spectrum = spectrum * np.exp(2j * np.pi * (_FREQ_Y * wrap_y + _FREQ_X * wrap_x) / scale)
+        total = spectrum if total is None else total + spectrum
+    return total
+
+
 class _Templates:
     """The key's synchronisation chips, in the Fourier domain of the tile."""
 
@@ -144,14 +211,14 @@ class _Templates:
         self.band = ((ky <= BAND) & (kx <= BAND)).astype(float)
         self.band[0, 0] = 0.0
 
-    def filtered(self, folded: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Matched-filter output and its spectrum."""
-        spectrum = np.fft.rfft2(folded) * self.band
+    def filtered(self, spectrum: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Matched-filter output and its spectrum, from the folded evidence's spectrum."""
+        spectrum = spectrum * self.band
         return np.fft.irfft2(spectrum, s=(TILE, TILE)), spectrum
 
-    def scores(self, folded: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def scores(self, spectrum: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """z for every cyclic shift, and the matched-filter output."""
-        response, spectrum = self.filtered(folded)
+        response, spectrum = self.filtered(spectrum)
         numerator = np.fft.irfft2(spectrum * self.sync, s=(TILE, TILE))
         power = np.fft.irfft2(np.fft.rfft2(response * response) * self.sync_power, s=(TILE, TILE))
         return numerator / np.sqrt(np.maximum(power, 1e-12)), response
@@ -160,8 +227,8 @@ class _Templates:
         rows, cols = np.divmod(cells, TILE_CELLS)
         return response[(rows * WORKING_CELL + shift[0]) % TILE, (cols * WORKING_CELL + shift[1]) % TILE]
 
-    def score_at(self, folded: np.ndarray, shift: tuple[int, int]) -> float:
-        response, _ = self.filtered(folded)
+    def score_at(self, spectrum: np.ndarray, shift: tuple[int, int]) -> float:
+        response, _ = self.filtered(spectrum)
         values = self.cell_values(response, shift, self.layout.sync_cells)
         return float(values @ self.layout.sync_signs / max(np.linalg.norm(values), 1e-12))
 
@@ -265,55 +332,52 @@ class Detector:
         self.span_seconds = span_seconds
         self.max_spans = max_spans
         self.max_false_alarm = max_false_alarm
-        self._spans: dict[int, list] = {}  # index -> [sum image, frames, first time, last time]
+        self._spans: dict[int, _SpanSum] = {}
         self._shape: tuple[int, int] | None = None
         self._frames = 0
+        self._stream: EvidenceStream | None = None
         self._started = clock.perf_counter()
 
     def add(self, luma: np.ndarray, *, time: float | None = None, bit_depth: int = 8) -> None:
-        """Add one frame's luma plane (``time`` in seconds; 25 fps assumed if None)."""
-        self.add_evidence(whiten(luma, bit_depth=bit_depth), time=time)
-
-    def add_picture(self, picture: Picture) -> None:
-        """Add a decoded :class:`~watermark.video.Picture`, weighted by its coding."""
-        self.add_evidence(frame_evidence(picture), time=picture.time)
-
-    def add_evidence(self, evidence: np.ndarray, *, time: float | None = None) -> None:
-        """Add a frame already whitened by :func:`frame_evidence` (or :func:`whiten`).
-
-        Lets a caller that detects several keys whiten each frame once; the
-        array is not modified or kept. Any weighting must not depend on the key.
-        """
-        if self._shape is None:
-            self._shape = evidence.shape
-        elif evidence.shape != self._shape:
-            evidence = cv2.resize(evidence, self._shape[::-1], interpolation=cv2.INTER_LINEAR)
+        """Add one frame's luma plane, in display order (``time`` in seconds; 25 fps assumed if None)."""
         if time is None:
             time = self._frames / _ASSUMED_RATE
-        index = int(time // self.span_seconds)
-        span = self._spans.get(index)
-        if span is None:
-            self._spans[index] = [evidence.copy(), 1, time, time]
-        else:
-            span[0] += evidence
-            span[1] += 1
-            span[3] = max(span[3], time)
+        self.add_picture(Picture([luma], bit_depth, time, self._frames))
+
+    def add_picture(self, picture: Picture) -> None:
+        """Add a decoded :class:`~watermark.video.Picture`, in display order."""
+        if self._stream is None:
+            self._stream = EvidenceStream()
+        self.add_evidence(self._stream.add(picture))
+
+    def add_evidence(self, evidence: FrameEvidence) -> None:
+        """Add a frame's :class:`FrameEvidence` (from an :class:`EvidenceStream`).
+
+        Lets a caller that detects several keys whiten each frame once; the
+        image is not modified or kept.
+        """
+        image = evidence.image
+        if self._shape is None:
+            self._shape = image.shape
+        elif image.shape != self._shape:
+            image = cv2.resize(image, self._shape[::-1], interpolation=cv2.INTER_LINEAR)
+        index = int(evidence.time // self.span_seconds)
+        span = self._spans.setdefault(index, _SpanSum(first=evidence.time, last=evidence.time))
+        span.add(image, evidence.wrap, evidence.time)
         self._frames += 1
         if len(self._spans) > self.max_spans:
             self._merge_spans()
 
     def _merge_spans(self) -> None:
         self.span_seconds *= 2
-        merged: dict[int, list] = {}
+        merged: dict[int, _SpanSum] = {}
         for index in sorted(self._spans):
-            image, frames, first, last = self._spans[index]
+            span = self._spans[index]
             target = merged.get(index // 2)
             if target is None:
-                merged[index // 2] = [image, frames, first, last]
+                merged[index // 2] = span
             else:
-                target[0] = target[0] + image
-                target[1] += frames
-                target[3] = last
+                target.merge(span)
         self._spans = merged
 
     def result(self) -> Detection:
@@ -324,12 +388,14 @@ class Detector:
         if not self._spans:
             return Detection(False, None, 1.0, 0, 0.0, 1.0, False, hypotheses, self.key.key_id,
                              seconds=clock.perf_counter() - self._started)
-        total = sum(span[0] for span in self._spans.values())
+        groups: dict[Wrap, np.ndarray] = {}
+        for span in self._spans.values():
+            for wrap, image in span.images.items():
+                groups[wrap] = groups[wrap] + image if wrap in groups else image
         best = (-np.inf, 1.0, False, (0, 0), None)
         for flipped in (False, True):
-            image = total[:, ::-1] if flipped else total
             for scale in scales:
-                scores, response = templates.scores(_fold(_rescale(image, scale)))
+                scores, response = templates.scores(_spectrum(groups, scale, flipped))
                 shift = np.unravel_index(int(np.argmax(scores)), scores.shape)
                 if scores[shift] > best[0]:
                     best = (float(scores[shift]), float(scale), flipped, shift, response)
@@ -359,12 +425,35 @@ class Detector:
         threshold = math.sqrt(2 * math.log(len(self._spans) / self.max_false_alarm))
         spans = []
         for index in sorted(self._spans):
-            image, frames, first, last = self._spans[index]
-            image = image[:, ::-1] if flipped else image
-            score = templates.score_at(_fold(_rescale(image, scale)), shift)
+            span = self._spans[index]
+            score = templates.score_at(_spectrum(span.images, scale, flipped), shift)
             spans.append(Span(start=index * self.span_seconds, end=(index + 1) * self.span_seconds,
-                              frames=frames, score=score, marked=detected and score >= threshold))
+                              frames=span.frames, score=score, marked=detected and score >= threshold))
         return spans
+
+
+@dataclass
+class _SpanSum:
+    """The evidence of one time span, summed per wrap."""
+
+    first: float
+    last: float
+    frames: int = 0
+    images: dict[Wrap, np.ndarray] = field(default_factory=dict)
+
+    def add(self, image: np.ndarray, wrap: Wrap, time: float) -> None:
+        if wrap in self.images:
+            self.images[wrap] += image
+        else:
+            self.images[wrap] = image.copy()
+        self.frames += 1
+        self.last = max(self.last, time)
+
+    def merge(self, other: "_SpanSum") -> None:
+        for wrap, image in other.images.items():
+            self.images[wrap] = self.images[wrap] + image if wrap in self.images else image
+        self.frames += other.frames
+        self.last = other.last
 
 
 def detect(frames: Iterable[np.ndarray], key: Key, *, bit_depth: int = 8,

@@ -1,4 +1,9 @@
-"""Embedding: add the keyed pattern to luma, shaped by the perceptual mask."""
+"""Embedding: add the keyed pattern to luma, shaped by the perceptual mask.
+
+In a video the pattern travels with the content wherever the content moves
+as one piece (:mod:`watermark.motion`), so that motion compensation predicts
+it with the content instead of coding it again in every frame.
+"""
 
 from __future__ import annotations
 
@@ -6,13 +11,15 @@ import os
 import secrets
 import time
 from dataclasses import asdict, dataclass
+from typing import Iterable, Iterator
 
 import cv2
 import numpy as np
 
 from watermark.keys import DEFAULT_KEY, Key
 from watermark.mask import amplitude
-from watermark.pattern import render
+from watermark.motion import MotionTracker
+from watermark.pattern import moved
 from watermark.payload import format_identifier, parse_identifier
 from watermark.remark import refusing_marked
 from watermark.video import EncoderSettings, FrameTransform, Picture, Progress, transcode
@@ -35,7 +42,7 @@ def _bit_depth(luma: np.ndarray, bit_depth: int | None) -> int:
 
 
 def embed(luma: np.ndarray, key: Key, identifier: int, *, strength: float = 1.0,
-          bit_depth: int | None = None) -> np.ndarray:
+          bit_depth: int | None = None, offset: tuple[float, float] = (0.0, 0.0)) -> np.ndarray:
     """Mark one luma plane.
 
     Parameters
@@ -50,6 +57,10 @@ def embed(luma: np.ndarray, key: Key, identifier: int, *, strength: float = 1.0,
         Multiplies the perceptual amplitude; 1.0 is the tuned default.
     bit_depth : int, optional
         Bits per sample; required for uint16 planes (e.g. 10).
+    offset : (float, float)
+        How far, in pixels (x, y), the content has travelled since the
+        video's first frame (:class:`watermark.motion.MotionTracker`); the
+        pattern travels with it.
 
     Returns
     -------
@@ -65,7 +76,7 @@ def embed(luma: np.ndarray, key: Key, identifier: int, *, strength: float = 1.0,
     (360, 640)
     """
     depth = _bit_depth(luma, bit_depth)
-    pattern = render(key, identifier, *luma.shape)
+    pattern = moved(key, identifier, *luma.shape, offset=(float(offset[0]), float(offset[1])))
     delta = cv2.multiply(amplitude(luma, bit_depth=depth), pattern, scale=strength)
     if luma.dtype == np.uint8:
         return cv2.add(luma, delta, dtype=cv2.CV_8U)
@@ -89,14 +100,43 @@ class EmbedResult:
 def marker(key: Key, identifier: int | str, *, strength: float = 1.0) -> FrameTransform:
     """A frame transform for :func:`watermark.video.transcode` that marks luma.
 
-    Lets a pipeline mark in the same pass as its other frame work.
+    Lets a pipeline mark in the same pass as its other frame work. It
+    follows the content's motion from frame to frame, so use one marker per
+    video, with the pictures in display order.
     """
     value = parse_identifier(identifier) if isinstance(identifier, str) else identifier
+    tracker = MotionTracker()
 
     def mark(picture: Picture) -> None:
-        picture.luma[...] = embed(picture.luma, key, value, strength=strength, bit_depth=picture.bit_depth)
+        offset = tracker.update(picture.luma, bit_depth=picture.bit_depth)
+        picture.luma[...] = embed(picture.luma, key, value, strength=strength, bit_depth=picture.bit_depth,
+                                  offset=(offset[0], offset[1]))
 
     return mark
+
+
+def embed_frames(frames: Iterable[np.ndarray], key: Key, identifier: int | str, *, strength: float = 1.0,
+                 bit_depth: int | None = None) -> Iterator[np.ndarray]:
+    """Mark a video given as luma planes, in display order (arrays in, arrays out).
+
+    Unlike calling :func:`embed` on each plane, the pattern travels with the
+    content's motion, as :func:`embed_file` makes it, which is what the
+    detector expects of a video.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from watermark import DEFAULT_KEY, detect
+    >>> rng = np.random.default_rng(0)
+    >>> clip = [rng.integers(0, 256, (360, 640), dtype=np.uint8) for _ in range(5)]
+    >>> detect(embed_frames(clip, DEFAULT_KEY, 0xC0FFEE), DEFAULT_KEY).identifier
+    '0000000000c0ffee'
+    """
+    mark = marker(key, identifier, strength=strength)
+    for index, luma in enumerate(frames):
+        picture = Picture([luma.copy()], _bit_depth(luma, bit_depth), index / 25.0, index)
+        mark(picture)
+        yield picture.luma
 
 
 def embed_file(src: str | os.PathLike[str], dst: str | os.PathLike[str], key: Key = DEFAULT_KEY,

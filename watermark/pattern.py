@@ -16,6 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import lru_cache
 
+import cv2
 import numpy as np
 
 from watermark.keys import Key
@@ -104,16 +105,22 @@ def _band_frequencies() -> np.ndarray:
 
 
 @lru_cache(maxsize=8)
-def render(key: Key, identifier: int, height: int, width: int) -> np.ndarray:
+def render(key: Key, identifier: int, height: int, width: int, *, margin: int = 0) -> np.ndarray:
     """The pattern for a picture of ``height`` x ``width`` pixels.
 
     The tile's band-limited Fourier series is evaluated at every pixel, so
     the period (32 cells) need not be a whole number of pixels.
 
+    Parameters
+    ----------
+    margin : int
+        Extra rows and columns rendered beyond the picture (the same
+        series continued), for :func:`moved`.
+
     Returns
     -------
-    numpy.ndarray of float32, shape (height, width)
-        Zero mean, unit root-mean-square, read-only (it is cached).
+    numpy.ndarray of float32, shape (height + margin, width + margin)
+        Zero mean and unit root-mean-square over the picture, read-only (it is cached).
     """
     coefficients = np.fft.fftshift(np.fft.fft2(chips(key, identifier)))
     centre = TILE_CELLS // 2
@@ -121,9 +128,26 @@ def render(key: Key, identifier: int, height: int, width: int) -> np.ndarray:
     kept[BAND, BAND] = 0.0  # no DC: the mark must not change brightness
     period = TILE_CELLS * cell_size(height, width)
     freqs = _band_frequencies()
-    rows = np.exp(2j * np.pi * np.outer(np.arange(height), freqs) / period)
-    cols = np.exp(2j * np.pi * np.outer(freqs, np.arange(width)) / period)
+    rows = np.exp(2j * np.pi * np.outer(np.arange(height + margin), freqs) / period)
+    cols = np.exp(2j * np.pi * np.outer(freqs, np.arange(width + margin)) / period)
     pattern = ((rows @ kept) @ cols).real.astype(np.float32)
-    pattern /= np.sqrt(np.mean(pattern.astype(np.float64) ** 2))
+    pattern /= np.sqrt(np.mean(pattern[:height, :width].astype(np.float64) ** 2))
     pattern.setflags(write=False)
     return pattern
+
+
+def moved(key: Key, identifier: int, height: int, width: int, offset: tuple[float, float]) -> np.ndarray:
+    """The pattern carried ``offset = (x, y)`` pixels along with the content (see :mod:`watermark.motion`).
+
+    The pattern is periodic, so only the offset modulo the period matters;
+    it is resampled (bicubic: the pattern's highest frequency is under a
+    sixth of a cycle per pixel, where bicubic interpolation is close to exact)
+    from a rendering one period larger than the picture.
+    """
+    if not offset[0] and not offset[1]:
+        return render(key, identifier, height, width)
+    period = TILE_CELLS * cell_size(height, width)
+    canvas = render(key, identifier, height, width, margin=int(np.ceil(period)) + 3)
+    start_x, start_y = (-offset[0]) % period, (-offset[1]) % period
+    matrix = np.float32([[1, 0, start_x], [0, 1, start_y]])
+    return cv2.warpAffine(canvas, matrix, (width, height), flags=cv2.INTER_CUBIC | cv2.WARP_INVERSE_MAP)

@@ -21,7 +21,7 @@ from __future__ import annotations
 import os
 from typing import Callable, Iterable
 
-from watermark.detect import Detector, frame_evidence
+from watermark.detect import Detector, EvidenceStream
 from watermark.errors import WatermarkError
 from watermark.keys import DEFAULT_KEY, Key
 from watermark.video import FrameTransform, Picture, chain
@@ -63,6 +63,7 @@ class ExistingMarks:
         self._detectors = [Detector(key, scale_range=CHECK_SCALES) for key in unique.values()]
         self._source = source
         self._seconds = seconds
+        self._stream = EvidenceStream()
 
     def __call__(self, picture: Picture) -> None:
         if not self._detectors:
@@ -70,9 +71,9 @@ class ExistingMarks:
         if picture.time >= self._seconds:
             self.finish()
             return
-        evidence = frame_evidence(picture)  # whitened once for every key
+        evidence = self._stream.add(picture)  # whitened once for every key
         for detector in self._detectors:
-            detector.add_evidence(evidence, time=picture.time)
+            detector.add_evidence(evidence)
 
     def finish(self) -> None:
         """Search what was gathered, once, and raise :class:`MarkedError` if a key finds a mark."""

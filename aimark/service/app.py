@@ -330,19 +330,20 @@ def create_app(config: ServiceConfig, repository: DatabaseRepository | None = No
             raise HTTPException(415, f"send the evidence as {evidence.MEDIA_TYPE}, "
                                      f"not {_media(request)[:80] or 'none'}")
         try:
-            array = evidence.decode(await _body(request, evidence.MAX_BYTES, "evidence"))
+            sums = evidence.decode(await _body(request, evidence.MAX_BYTES, "evidence"))
         except evidence.EvidenceError as error:
             raise HTTPException(400, str(error)) from None
         if uploads.locked():
             raise HTTPException(503, "every analysis slot is busy; retry in a minute", headers={"Retry-After": "60"})
         async with uploads:
-            detections = await run_in_threadpool(search, array)
+            detections = await run_in_threadpool(search, sums)
         return await answer(detections, max_results)
 
-    def search(array: Any) -> list[watermark.Detection]:
+    def search(sums: list[watermark.FrameEvidence]) -> list[watermark.Detection]:
         detectors = [watermark.Detector(key) for key in config.keys or (watermark.DEFAULT_KEY,)]
         for detector in detectors:
-            detector.add_evidence(array, time=0.0)
+            for frame in sums:
+                detector.add_evidence(frame)
         return [detector.result() for detector in detectors]
 
     @app.get("/manifests/{manifestId}", tags=["fetch"], operation_id="getManifestById", dependencies=reader,

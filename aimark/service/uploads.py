@@ -88,11 +88,12 @@ def detect_upload(path: Path, keys: Iterable[watermark.Key], *, max_seconds: flo
     """
     detectors = [watermark.Detector(key) for key in keys]
     deadline = time.monotonic() + max_seconds
+    stream = watermark.EvidenceStream()
     try:
         for picture in read_pictures(path):
-            evidence = watermark.frame_evidence(picture)
+            evidence = stream.add(picture)
             for detector in detectors:
-                detector.add_evidence(evidence, time=picture.time)
+                detector.add_evidence(evidence)
             if time.monotonic() > deadline:
                 raise UploadError(413, f"the video takes longer than the service's decoding limit of "
                                        f"{max_seconds:g} s; send a shorter excerpt")
