@@ -169,6 +169,20 @@ def downscale_360p(src: Path, dst: Path) -> str:
     return note
 
 
+def platform_480p(src: Path, dst: Path) -> str:
+    """A platform rendition: 480 lines high (never up), H.264 CRF 30, preset veryfast."""
+    transform, note = _height_scaler(src, 480)
+    transform_video(src, dst, transform=transform, encoder=PLATFORM)
+    return note
+
+
+def platform_360p(src: Path, dst: Path) -> str:
+    """A platform rendition: 360 lines high (never up), H.264 CRF 30, preset veryfast."""
+    transform, note = _height_scaler(src, 360)
+    transform_video(src, dst, transform=transform, encoder=PLATFORM)
+    return note
+
+
 def crop_center_80(src: Path, dst: Path) -> str:
     """Keep the centre 80 % of each side (64 % of the area); output at the cropped size."""
     w, h = _size(src)
@@ -234,6 +248,12 @@ def saturation_x1_5(src: Path, dst: Path) -> str:
 def h265_crf28(src: Path, dst: Path) -> str:
     """Re-encode with H.265 (libx265) CRF 28, preset medium."""
     transform_video(src, dst, encoder=H265_CRF28)
+    return ""
+
+
+def h265_crf32(src: Path, dst: Path) -> str:
+    """Re-encode with H.265 (libx265) CRF 32, preset medium."""
+    transform_video(src, dst, encoder=H265_CRF32)
     return ""
 
 
@@ -319,6 +339,9 @@ def caption_box(src: Path, dst: Path) -> str:
 VP9_CRF35 = Encoder(codec="libvpx-vp9", crf=35, preset=None, bit_rate=0,
                     extra={"cpu-used": "4", "row-mt": "1", "deadline": "good"})
 H265_CRF28 = Encoder(codec="libx265", crf=28, extra={"x265-params": "log-level=error"})
+H265_CRF32 = Encoder(codec="libx265", crf=32, extra={"x265-params": "log-level=error"})
+#: What a video platform's lower renditions are encoded with.
+PLATFORM = Encoder(crf=30, preset="veryfast")
 
 
 @dataclass(frozen=True)
@@ -352,6 +375,9 @@ ATTACKS: tuple[Attack, ...] = (
     Attack("h265_crf28", h265_crf28, TARGET, H265_CRF28),
     Attack("vp9_crf35", vp9_crf35, TARGET, VP9_CRF35),
     Attack("crf30_crop71_480p", crf30_crop71_480p, TARGET, Encoder(crf=30)),
+    Attack("platform_480p", platform_480p, TARGET, PLATFORM),
+    Attack("platform_360p", platform_360p, TARGET, PLATFORM),
+    Attack("h265_crf32", h265_crf32, TARGET, H265_CRF32),
     Attack("h264_crf40", h264_crf40, STRETCH, Encoder(crf=40)),
     Attack("hflip", hflip, STRETCH),
     Attack("rotate5_crop", rotate5_crop, STRETCH),

@@ -1,6 +1,7 @@
 """Robustness: is the exact 64-bit identifier recovered after each attack?
 
-Each clip (the five real ones and their 1080p versions) is marked once with
+Each clip (the five real ones, their 1080p versions, and the made slow pan and
+screen recording at 720p and 1080p) is marked once with
 ``watermark.embed_file`` (a fresh random key per run, a different identifier
 per clip, x264 CRF 18 preset medium); every attack in ``attacks.py`` is
 applied to the marked file and ``watermark.detect_file`` reads the result.
@@ -23,6 +24,7 @@ from typing import Any, Protocol, Sequence
 
 import attacks as attack_catalogue
 from attacks import STRETCH, TARGET, Attack
+from clips import made_clips
 from common import (EMBED_SETTINGS, WORK_DIR, Clip, Run, embed, identifier_for, bit_accuracy,
                     load_clips, load_watermark, log, md_table, parser, stopwatch)
 
@@ -210,7 +212,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     args = p.parse_args(argv)
 
     wm = load_watermark()
-    clips = load_clips(quick=args.quick, names=args.clips.split(",") if args.clips else None)
+    names = args.clips.split(",") if args.clips else None
+    clips = load_clips(quick=args.quick, names=names) + made_clips(quick=args.quick, names=names)
     attacks = attack_catalogue.select(args.attacks, quick=args.quick)
     system = Aimark(wm)
     run = Run("robustness", args, {

@@ -108,3 +108,22 @@ def test_a_long_pan_cropped_and_rescaled_is_read():
     result = detect(cropped, DEFAULT_KEY)
     assert result.identifier == f"{IDENTIFIER:016x}"
     assert result.scale == pytest.approx(1 / 0.8, rel=0.03)
+
+
+def test_a_mark_that_stayed_while_the_content_moved_is_found(frames):
+    """Each frame marked on its own (``embed``: the pattern does not follow the pan) is found too: the
+    detector also searches the evidence where it is, not only moved back along the content's motion."""
+    still = [embed(frame, DEFAULT_KEY, IDENTIFIER) for frame in frames]
+    result = detect(still, DEFAULT_KEY)
+    assert result.identifier == f"{IDENTIFIER:016x}"
+
+
+def test_identifiers_of_one_key_use_different_sign_layouts():
+    """Marks of one key share no chip an estimate from other videos could remove: the identifier picks
+    one of 64 keyed sign layouts."""
+    from watermark.pattern import LAYOUTS, chips, layout_of
+    numbers = {layout_of(DEFAULT_KEY, identifier) for identifier in range(2000)}
+    assert len(numbers) == LAYOUTS
+    a, b = (next(i for i in range(2000) if layout_of(DEFAULT_KEY, i) == n) for n in (0, 1))
+    agreement = np.mean(chips(DEFAULT_KEY, a) == chips(DEFAULT_KEY, b))
+    assert 0.4 < agreement < 0.6

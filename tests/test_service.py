@@ -144,22 +144,26 @@ def test_registration_needs_a_store_token(provider):
 
 
 MEDIA = "application/vnd.aimark.evidence+npz"
+STILL = np.zeros((1, 3), np.int16)
 
 
 @pytest.mark.parametrize("body, media, status, words", [
     (b"not npz", MEDIA, 400, "not a NumPy .npz archive"),
-    (npz(evidence=np.zeros((1, 288, 512), np.float16)), MEDIA, 400, "not a NumPy .npz archive"),
-    (npz(evidence=np.zeros((288, 512), np.float16), wraps=np.zeros((1, 2), np.int16)), MEDIA, 400, "3-D float16"),
-    (npz(evidence=np.zeros((1, 288, 512), np.float32), wraps=np.zeros((1, 2), np.int16)), MEDIA, 400, "3-D float16"),
-    (npz(evidence=np.zeros((1, 8, 8), np.float16), wraps=np.zeros((1, 2), np.int16)), MEDIA, 400, "outside 32-4096"),
-    (npz(evidence=np.zeros((2, 64, 64), np.float16), wraps=np.zeros((2, 2), np.int16)), MEDIA, 400, "distinct"),
-    (npz(evidence=np.zeros((9, 64, 64), np.float16), wraps=np.arange(18, dtype=np.int16).reshape(9, 2)), MEDIA, 400,
-     "1 to 8 are accepted"),
-    (npz(evidence=np.full((1, 64, 64), np.inf, np.float16), wraps=np.zeros((1, 2), np.int16)), MEDIA, 400,
-     "not finite"),
-    (npz(evidence=np.array([object()]), wraps=np.zeros((1, 2), np.int16)), MEDIA, 400, "not a NumPy .npz archive"),
+    (npz(images=np.zeros((1, 64, 64), np.float16)), MEDIA, 400, "not a NumPy .npz archive"),
+    (npz(images=np.zeros((64, 64), np.float16), keys=STILL), MEDIA, 400, "3-D float16"),
+    (npz(images=np.zeros((1, 64, 64), np.float32), keys=STILL), MEDIA, 400, "3-D float16"),
+    (npz(images=np.zeros((1, 8, 8), np.float16), keys=STILL), MEDIA, 400, "outside 32-4096"),
+    (npz(images=np.zeros((2, 64, 64), np.float16), keys=np.zeros((2, 3), np.int16)), MEDIA, 400, "distinct"),
+    (npz(images=np.zeros((1, 64, 64), np.float16), keys=np.array([[1, 0, 0]], np.int16)), MEDIA, 400,
+     "one of them (0, 0, 0)"),
+    (npz(images=np.zeros((2, 64, 64), np.float16), keys=np.array([[0, 0, 0], [9, 0, 0]], np.int16)), MEDIA, 400,
+     "views 0 to 7"),
+    (npz(images=np.zeros((13, 32, 32), np.float16), keys=np.arange(39, dtype=np.int16).reshape(13, 3)), MEDIA, 400,
+     "1 to 12 are accepted"),
+    (npz(images=np.full((1, 64, 64), np.inf, np.float16), keys=STILL), MEDIA, 400, "not finite"),
+    (npz(images=np.array([object()]), keys=STILL), MEDIA, 400, "not a NumPy .npz archive"),
     (b"\0" * 100, "application/octet-stream", 415, "vnd.aimark.evidence"),
-    (b"\0" * (5 << 20), MEDIA, 413, "at most"),
+    (b"\0" * (8 << 20), MEDIA, 413, "at most"),
 ])
 def test_bad_evidence_is_refused(provider, body, media, status, words):
     response = httpx.post(f"{provider.url}/vendor/org.aimark/matches/byEvidence", content=body,

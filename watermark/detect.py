@@ -3,34 +3,48 @@
 Each frame is brought to a working resolution where a cell is three pixels
 (the shorter side becomes 288 pixels), whitened (local high-pass, divided by
 the local energy, clipped), and added to the running sum of its time span.
-Static content aside, the pictures average out while the mark adds up. At the
-end the sum is searched over scales (for crops and reframing) and horizontal
-flips; for each, it is folded modulo the tile and correlated with the keyed
-synchronisation chips by FFT, which tests every cyclic shift at once.
+Static content aside, the pictures average out while the mark adds up.
 
 The embedder carries the pattern along with the content's motion
-(:mod:`watermark.motion`), so each frame's evidence is first moved back by
+(:mod:`watermark.motion`), so each frame's evidence is also moved back by
 the motion the detector measures on the pictures it receives. To keep the
 evidence inside the frame, the motion is taken modulo one tile at the
 nominal scale, and the whole tiles taken off (the frame's ``wrap``) are
 kept: evidence of different wraps is summed apart and, at each scale
 searched, shifted by what a whole tile is at that scale before it is
-combined (exactly nothing for a video that was only rescaled).
+combined (exactly nothing for a video that was only rescaled). The evidence
+not moved is kept too, and searched as a second view when the content moved:
+the two sides decide to follow the motion each on its own pictures, and
+where they decided differently, the mark may be where it was.
+
+The search has two stages. The first is key-independent: at each of 450
+scales (0.5x to 3x: crops, reframing, small pictures) the evidence is folded
+modulo the tile, and the scales where the fold gathers more in-band energy
+than the pictures hold (a pattern repeating with the tile adds up; pictures
+do not) are kept, the six highest peaks with two neighbours each. The second
+is keyed: at those scales, for both mirror images, the fold is correlated by
+FFT with the synchronisation chips of each of the key's 64 sign layouts
+(:data:`watermark.pattern.LAYOUTS`), which tests every cyclic shift at once.
 
 The score of a hypothesis is ``z = sum(s_c * y_c) / sqrt(sum(y_c**2))`` over
 the synchronisation cells ``c``, with ``y`` the matched-filter output and
-``s_c`` the key's chips. For any video not marked with this key the chips are
-independent of ``y``, so Hoeffding's inequality gives ``P(z >= t) <=
-exp(-t**2 / 2)`` whatever the content. The payload chips are disjoint from
-the synchronisation chips, and the list decoder accepts noise with
-probability at most ``8 * 2**-24`` (see :mod:`watermark.payload`), so the
-probability of a false detection is at most ``hypotheses * exp(-z**2 / 2) *
-8 * 2**-24`` with an identifier, or without the CRC factor when the
-identifier cannot be read. That is the number reported. A detection with an
-identifier also needs the synchronisation alone to be significant (bound at
-most ``MAX_SYNC_FALSE_ALARM`` without the CRC factor), so that no detection
-rests on the CRC alone: content that happens to correlate with the key's
-synchronisation chips cannot turn a lucky CRC into a mark.
+``s_c`` the layout's chips. For any video not marked with this key the chips
+are independent of ``y`` and of the scales the first stage chose (which
+never saw the key), so Hoeffding's inequality gives ``P(z >= t) <=
+exp(-t**2 / 2)`` for each hypothesis tried, whatever the content. The
+payload chips are disjoint from the synchronisation chips; the list decoder
+accepts noise with probability at most ``8 * 2**-24`` (see
+:mod:`watermark.payload`), and the identifier it returns must be one that
+the layout found carries (probability 1/64 for noise). So the probability of
+a false detection is at most ``hypotheses * exp(-z**2 / 2) * 8 * 2**-24 /
+64`` with an identifier, or without the last two factors when the
+identifier cannot be read, ``hypotheses`` counting what the second stage
+tried (views x scales x 2 x 96 x 96 x 64). That is the number reported. A
+detection with an identifier also needs the synchronisation alone to be
+significant (bound at most ``MAX_SYNC_FALSE_ALARM`` without those factors),
+so that no detection rests on the CRC alone: content that happens to
+correlate with the key's synchronisation chips cannot turn a lucky CRC into
+a mark.
 """
 
 from __future__ import annotations
@@ -39,14 +53,15 @@ import math
 import os
 import time as clock
 from dataclasses import asdict, dataclass, field
-from typing import Iterable
+from functools import lru_cache
+from typing import Iterable, Sequence
 
 import cv2
 import numpy as np
 
 from watermark.keys import DEFAULT_KEY, Key
-from watermark.motion import MotionTracker
-from watermark.pattern import BAND, CELLS_PER_SHORT_SIDE, TILE_CELLS, layout
+from watermark.motion import DETECTOR_CENTRE, MotionTracker
+from watermark.pattern import BAND, CELLS_PER_SHORT_SIDE, LAYOUTS, TILE_CELLS, layout, layout_of
 from watermark.payload import CRC_PASS_PROBABILITY, decode_soft, format_identifier
 from watermark.video import Picture, Progress, read_pictures
 
@@ -60,6 +75,11 @@ MAX_SYNC_FALSE_ALARM = 1e-2
 #: Scales searched: the pattern may appear this much smaller or larger.
 SCALE_RANGE = (0.5, 3.0)
 SCALE_STEP = 1.004
+#: Scales the keyed search tries: the highest peaks of the key-independent comb statistic, each with
+#: its neighbours (see :func:`_comb_peaks`).
+SCALE_PEAKS = 6
+_PEAK_WIDTH = 2
+_DETREND = 12
 _HIGHPASS_SIGMA = 1.5
 _ENERGY_SIGMA = 3.0
 _CLIP = 3.0
@@ -111,21 +131,22 @@ Wrap = tuple[int, int]
 
 @dataclass(frozen=True)
 class FrameEvidence:
-    """One frame, whitened, weighted by its coding and moved back along the content's motion.
+    """One frame, whitened and weighted by its coding, in the views the detector searches.
 
     Attributes
     ----------
-    image : numpy.ndarray of float32
-        At the working resolution (see :func:`whiten`).
-    wrap : (int, int)
-        Whole tiles (x, y) at the nominal scale taken off the motion to keep
-        the image in the frame.
+    views : tuple of (numpy.ndarray, (int, int))
+        The frame's whitened image (float32, at the working resolution, see
+        :func:`whiten`) where it is, and moved back along the content's
+        motion as the detector measured it, each with its wrap: the whole
+        tiles (x, y) at the nominal scale taken off the motion to keep the
+        image in the frame. When the detector has not followed any motion,
+        the moved image is the same array as the first.
     time : float
         Presentation time in seconds.
     """
 
-    image: np.ndarray
-    wrap: Wrap
+    views: tuple[tuple[np.ndarray, Wrap], ...]
     time: float
 
 
@@ -137,7 +158,7 @@ class EvidenceStream:
     """
 
     def __init__(self) -> None:
-        self._tracker = MotionTracker()
+        self._tracker = MotionTracker(DETECTOR_CENTRE)
 
     def add(self, picture: Picture) -> FrameEvidence:
         white = whiten(picture.luma, bit_depth=picture.bit_depth)
@@ -147,18 +168,19 @@ class EvidenceStream:
         travel = self._tracker.update(picture.luma, bit_depth=picture.bit_depth) * (white.shape[0] / picture.luma.shape[0])
         wrap = np.round(travel / TILE)
         rest = travel - wrap * TILE
+        moved = white
         if rest.any():
             matrix = np.float32([[1, 0, rest[0]], [0, 1, rest[1]]])
-            white = cv2.warpAffine(white, matrix, white.shape[::-1], flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP)
-        return FrameEvidence(white, (int(wrap[0]), int(wrap[1])), picture.time)
+            moved = cv2.warpAffine(white, matrix, white.shape[::-1], flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP)
+        return FrameEvidence(((white, (0, 0)), (moved, (int(wrap[0]), int(wrap[1])))), picture.time)
 
 
-def _fold(image: np.ndarray) -> np.ndarray:
-    """Sum an image modulo the tile."""
+def _fold(image: np.ndarray, tile: int = TILE) -> np.ndarray:
+    """Sum an image modulo the tile (``tile`` pixels)."""
     height, width = image.shape
-    padded = np.zeros((-(-height // TILE) * TILE, -(-width // TILE) * TILE), np.float32)
+    padded = np.zeros((-(-height // tile) * tile, -(-width // tile) * tile), np.float32)
     padded[:height, :width] = image
-    return padded.reshape(padded.shape[0] // TILE, TILE, padded.shape[1] // TILE, TILE).sum(axis=(0, 2))
+    return padded.reshape(padded.shape[0] // tile, tile, padded.shape[1] // tile, tile).sum(axis=(0, 2))
 
 
 def _scales(scale_range: tuple[float, float]) -> np.ndarray:
@@ -173,11 +195,17 @@ def _rescale(image: np.ndarray, scale: float) -> np.ndarray:
     return cv2.resize(image, (0, 0), fx=1 / scale, fy=1 / scale, interpolation=method)
 
 
-_FREQ_Y = np.fft.fftfreq(TILE, 1 / TILE)[:, None]
-_FREQ_X = np.fft.rfftfreq(TILE, 1 / TILE)[None, :]
+@lru_cache(maxsize=2)
+def _grid(tile: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """For a fold of ``tile`` pixels: its frequencies (cycles a tile, rows and rfft columns), the band
+    the pattern fills (no DC), and the weight of each rfft column (two coefficients but the first)."""
+    rows, columns = np.fft.fftfreq(tile, 1 / tile)[:, None], np.fft.rfftfreq(tile, 1 / tile)[None, :]
+    band = ((np.abs(rows) <= BAND) & (columns <= BAND)).astype(float)
+    band[0, 0] = 0.0
+    return rows, columns, band, np.where(columns == 0, 1.0, 2.0)
 
 
-def _spectrum(groups: dict[Wrap, np.ndarray], scale: float, flipped: bool) -> np.ndarray:
+def _spectrum(groups: dict[Wrap, np.ndarray], scale: float, flipped: bool, tile: int = TILE) -> np.ndarray:
     """Spectrum of the folded evidence at one scale and mirroring, wrap groups brought together.
 
     A group of wrap ``k`` holds the evidence ``k`` nominal tiles off; at
@@ -188,55 +216,100 @@ def _spectrum(groups: dict[Wrap, np.ndarray], scale: float, flipped: bool) -> np
     for (wrap_x, wrap_y), image in groups.items():
         if flipped:
             image, wrap_x = image[:, ::-1], -wrap_x
-        spectrum = np.fft.rfft2(_fold(_rescale(image, scale)))
+        spectrum = np.fft.rfft2(_fold(_rescale(image, scale), tile))
         if wrap_x or wrap_y:
-            spectrum = spectrum * np.exp(2j * np.pi * (_FREQ_Y * wrap_y + _FREQ_X * wrap_x) / scale)
+            rows, columns, _, _ = _grid(tile)
+            spectrum = spectrum * np.exp(2j * np.pi * (rows * wrap_y + columns * wrap_x) / scale)
         total = spectrum if total is None else total + spectrum
     return total
 
 
 class _Templates:
-    """The key's synchronisation chips, in the Fourier domain of the tile."""
+    """The key's synchronisation chips of every sign layout, in the Fourier domain of the tile."""
 
     def __init__(self, key: Key) -> None:
-        lay = layout(key)
-        self.layout = lay
-        rows, cols = np.divmod(lay.sync_cells, TILE_CELLS)
-        impulses = np.zeros((TILE, TILE))
-        impulses[rows * WORKING_CELL, cols * WORKING_CELL] = lay.sync_signs
-        self.sync = np.conj(np.fft.rfft2(impulses))
-        self.sync_power = np.conj(np.fft.rfft2(np.abs(impulses)))
-        ky = np.abs(np.fft.fftfreq(TILE, 1 / TILE))[:, None]
-        kx = np.fft.rfftfreq(TILE, 1 / TILE)[None, :]
-        self.band = ((ky <= BAND) & (kx <= BAND)).astype(float)
-        self.band[0, 0] = 0.0
+        self.key = key
+        self.layouts = [layout(key, number) for number in range(LAYOUTS)]
+        cells = self.layouts[0].sync_cells  # the positions are the key's, the signs each layout's
+        rows, cols = np.divmod(cells, TILE_CELLS)
+        impulses = np.zeros((LAYOUTS, TILE, TILE))
+        impulses[:, rows * WORKING_CELL, cols * WORKING_CELL] = [lay.sync_signs for lay in self.layouts]
+        self.sync = np.conj(np.fft.rfft2(impulses)).astype(np.complex64)  # single precision: twice as fast
+        self.sync_power = np.conj(np.fft.rfft2(np.abs(impulses[0])))
 
     def filtered(self, spectrum: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Matched-filter output and its spectrum, from the folded evidence's spectrum."""
-        spectrum = spectrum * self.band
+        spectrum = spectrum * _grid(TILE)[2]
         return np.fft.irfft2(spectrum, s=(TILE, TILE)), spectrum
 
     def scores(self, spectrum: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """z for every cyclic shift, and the matched-filter output."""
+        """z for every sign layout and cyclic shift (layouts x TILE x TILE), and the matched-filter output."""
         response, spectrum = self.filtered(spectrum)
-        numerator = np.fft.irfft2(spectrum * self.sync, s=(TILE, TILE))
+        numerators = np.fft.irfft2(spectrum.astype(np.complex64)[None] * self.sync, s=(TILE, TILE))
         power = np.fft.irfft2(np.fft.rfft2(response * response) * self.sync_power, s=(TILE, TILE))
-        return numerator / np.sqrt(np.maximum(power, 1e-12)), response
+        return numerators / np.sqrt(np.maximum(power, 1e-12)), response
 
-    def cell_values(self, response: np.ndarray, shift: tuple[int, int], cells: np.ndarray) -> np.ndarray:
+    @staticmethod
+    def cell_values(response: np.ndarray, shift: tuple[int, int], cells: np.ndarray) -> np.ndarray:
         rows, cols = np.divmod(cells, TILE_CELLS)
         return response[(rows * WORKING_CELL + shift[0]) % TILE, (cols * WORKING_CELL + shift[1]) % TILE]
 
-    def score_at(self, spectrum: np.ndarray, shift: tuple[int, int]) -> float:
+    def score_at(self, spectrum: np.ndarray, shift: tuple[int, int], number: int) -> float:
         response, _ = self.filtered(spectrum)
-        values = self.cell_values(response, shift, self.layout.sync_cells)
-        return float(values @ self.layout.sync_signs / max(np.linalg.norm(values), 1e-12))
+        lay = self.layouts[number]
+        values = self.cell_values(response, shift, lay.sync_cells)
+        return float(values @ lay.sync_signs / max(np.linalg.norm(values), 1e-12))
 
-    def identifier(self, response: np.ndarray, shift: tuple[int, int]) -> int | None:
-        lay = self.layout
+    def identifier(self, response: np.ndarray, shift: tuple[int, int], number: int) -> int | None:
+        """The identifier the payload of sign layout ``number`` decodes to, if it is one that layout carries."""
+        lay = self.layouts[number]
         values = self.cell_values(response, shift, lay.payload_cells) * lay.payload_signs
         soft = np.bincount(lay.payload_bits, weights=values, minlength=lay.payload_bits.max() + 1)
-        return decode_soft(soft)
+        identifier = decode_soft(soft)
+        return identifier if identifier is not None and layout_of(self.key, identifier) == number else None
+
+
+@lru_cache(maxsize=8)
+def _templates(key: Key) -> _Templates:
+    return _Templates(key)
+
+
+def _comb_peaks(groups: dict[Wrap, np.ndarray], scales: np.ndarray, peaks: int) -> np.ndarray:
+    """Indices of the scales at which the evidence is periodic with the tile: where a pattern adds up.
+
+    Key-independent, so the keyed search runs at these scales only and its
+    false-alarm bound counts only the hypotheses tried there: the choice of
+    scales cannot favour any key's chips. Folding pictures that do not
+    repeat with the tile keeps their in-band energy (the tiles add
+    incoherently); a pattern that repeats adds up, so the fold holds more
+    than the pictures (Parseval, on the evidence's own spectrum, read once).
+    The ratio is compared with its median over nearby scales, and the
+    ``peaks`` highest local maxima are kept with their neighbours. Computed
+    at half the working resolution (the band is under a third of the half
+    tile's Nyquist), a quarter of the cost.
+    """
+    tile = TILE // 2
+    groups = {wrap: cv2.resize(image, (image.shape[1] // 2, image.shape[0] // 2), interpolation=cv2.INTER_AREA)
+              for wrap, image in groups.items()}
+    _, _, band, weight = _grid(tile)
+    total = sum(groups.values())
+    power = np.abs(np.fft.rfft2(total)) ** 2 * np.where(np.arange(total.shape[1] // 2 + 1) == 0, 1.0, 2.0)[None, :]
+    power[0, 0] = 0.0
+    radius = np.maximum(np.abs(np.fft.fftfreq(total.shape[0]))[:, None], np.fft.rfftfreq(total.shape[1])[None, :])
+    order = np.argsort(radius, axis=None)
+    radii, cumulative = radius.ravel()[order], np.cumsum(power.ravel()[order]) / total.size
+    ratios = []
+    for scale in scales:
+        folded = np.sum(np.abs(_spectrum(groups, scale, False, tile)) ** 2 * band * weight) / (tile * tile)
+        inside = np.searchsorted(radii, BAND / (tile * scale), side="right")
+        pictures = cumulative[inside - 1] / (scale * scale) if inside else 0.0
+        ratios.append(folded / max(pictures, 1e-30))
+    ratio = np.array(ratios)
+    count = len(ratio)
+    lift = ratio / np.maximum([np.median(ratio[max(0, i - _DETREND):i + _DETREND + 1]) for i in range(count)], 1e-30)
+    maxima = [i for i in range(count) if lift[i] >= lift[max(0, i - 1)] and lift[i] >= lift[min(count - 1, i + 1)]]
+    chosen = sorted(maxima, key=lambda i: -lift[i])[:peaks]
+    return np.unique([j for i in chosen for j in range(max(0, i - _PEAK_WIDTH), min(count, i + _PEAK_WIDTH + 1))])
 
 
 @dataclass(frozen=True)
@@ -298,8 +371,8 @@ class Detection:
 
 def _false_alarm(score: float, hypotheses: int, with_identifier: bool) -> float:
     log_p = math.log(hypotheses) - score * score / 2
-    if with_identifier:
-        log_p += math.log(CRC_PASS_PROBABILITY)
+    if with_identifier:  # the CRC passed, and the identifier is one the sign layout found carries
+        log_p += math.log(CRC_PASS_PROBABILITY / LAYOUTS)
     return math.exp(min(0.0, log_p))
 
 
@@ -336,6 +409,7 @@ class Detector:
         self._shape: tuple[int, int] | None = None
         self._frames = 0
         self._stream: EvidenceStream | None = None
+        self._moved: list[bool] = []
         self._started = clock.perf_counter()
 
     def add(self, luma: np.ndarray, *, time: float | None = None, bit_depth: int = 8) -> None:
@@ -354,19 +428,44 @@ class Detector:
         """Add a frame's :class:`FrameEvidence` (from an :class:`EvidenceStream`).
 
         Lets a caller that detects several keys whiten each frame once; the
-        image is not modified or kept.
+        images are not modified or kept.
         """
-        image = evidence.image
+        views = evidence.views
+        still = views[0][0]
         if self._shape is None:
-            self._shape = image.shape
-        elif image.shape != self._shape:
-            image = cv2.resize(image, self._shape[::-1], interpolation=cv2.INTER_LINEAR)
+            self._shape = still.shape
+            self._moved = [False] * len(views)
+        elif still.shape != self._shape:
+            views = tuple((cv2.resize(image, self._shape[::-1], interpolation=cv2.INTER_LINEAR), wrap)
+                          for image, wrap in views)
+        for number, (image, _) in enumerate(evidence.views):
+            self._moved[number] = self._moved[number] or image is not still
         index = int(evidence.time // self.span_seconds)
-        span = self._spans.setdefault(index, _SpanSum(first=evidence.time, last=evidence.time))
-        span.add(image, evidence.wrap, evidence.time)
+        span = self._spans.get(index)
+        if span is None:
+            span = self._spans[index] = _SpanSum(evidence.time, evidence.time, [{} for _ in views])
+        span.add(views, evidence.time)
         self._frames += 1
         if len(self._spans) > self.max_spans:
             self._merge_spans()
+
+    def add_sums(self, views: Sequence[dict[Wrap, np.ndarray]]) -> None:
+        """Add a video's evidence already summed per view and wrap (as a resolver receives it).
+
+        ``views[0]`` is the still view (its one wrap is (0, 0)); an empty
+        moving view is one whose follower never moved, and is not searched.
+        """
+        still = views[0][(0, 0)]
+        if self._shape is None:
+            self._shape = still.shape
+            self._moved = [False] * len(views)
+        span = self._spans.setdefault(0, _SpanSum(0.0, 0.0, [{} for _ in views]))
+        for number, (sums, view) in enumerate(zip(span.views, views)):
+            for wrap, image in view.items():
+                sums[wrap] = sums[wrap] + image if wrap in sums else image.astype(np.float32, copy=True)
+            self._moved[number] = self._moved[number] or (number > 0 and bool(view))
+        span.frames += 1
+        self._frames += 1
 
     def _merge_spans(self) -> None:
         self.span_seconds *= 2
@@ -381,30 +480,45 @@ class Detector:
         self._spans = merged
 
     def result(self) -> Detection:
-        """Search every alignment and report the best one."""
-        templates = _Templates(self.key)
-        scales = _scales(self.scale_range)
-        hypotheses = 2 * len(scales) * TILE * TILE
+        """Search the alignments and report the best one.
+
+        Two views of the evidence are searched when the content moved: moved
+        back along the motion the detector measured (where the embedder put
+        the mark, when both measured alike) and still (where a mark that
+        did not follow the content is). In each, the scales searched with
+        the key are the peaks of a key-independent statistic
+        (:func:`_comb_peaks`); at each, both mirror images, every cyclic
+        shift and every sign layout are tried, and the bound counts exactly
+        those hypotheses.
+        """
+        templates = _templates(self.key)
         if not self._spans:
-            return Detection(False, None, 1.0, 0, 0.0, 1.0, False, hypotheses, self.key.key_id,
+            return Detection(False, None, 1.0, 0, 0.0, 1.0, False, 0, self.key.key_id,
                              seconds=clock.perf_counter() - self._started)
-        groups: dict[Wrap, np.ndarray] = {}
-        for span in self._spans.values():
-            for wrap, image in span.images.items():
-                groups[wrap] = groups[wrap] + image if wrap in groups else image
-        best = (-np.inf, 1.0, False, (0, 0), None)
-        for flipped in (False, True):
-            for scale in scales:
-                scores, response = templates.scores(_spectrum(groups, scale, flipped))
-                shift = np.unravel_index(int(np.argmax(scores)), scores.shape)
-                if scores[shift] > best[0]:
-                    best = (float(scores[shift]), float(scale), flipped, shift, response)
-        score, scale, flipped, shift, response = best
-        identifier = templates.identifier(response, shift)
+        scales = _scales(self.scale_range)
+        hypotheses = 0
+        best = (-np.inf, 1.0, False, (0, 0), 0, None, 0)
+        for view in (number for number, moved in enumerate(self._moved) if moved or number == 0):
+            groups: dict[Wrap, np.ndarray] = {}
+            for span in self._spans.values():
+                for wrap, image in span.views[view].items():
+                    groups[wrap] = groups[wrap] + image if wrap in groups else image
+            chosen = _comb_peaks(groups, scales, SCALE_PEAKS)
+            hypotheses += 2 * len(chosen) * TILE * TILE * LAYOUTS
+            for flipped in (False, True):
+                for index in chosen:
+                    spectrum = _spectrum(groups, scales[index], flipped)
+                    scores, response = templates.scores(spectrum)
+                    number, row, column = np.unravel_index(int(np.argmax(scores)), scores.shape)
+                    if scores[number, row, column] > best[0]:
+                        best = (float(scores[number, row, column]), float(scales[index]), flipped,
+                                (int(row), int(column)), int(number), response, view)
+        score, scale, flipped, shift, number, response, view = best
+        identifier = templates.identifier(response, shift, number)
         probability = _false_alarm(score, hypotheses, identifier is not None)
         sync_alone = _false_alarm(score, hypotheses, False)
         detected = probability <= self.max_false_alarm and sync_alone <= max(MAX_SYNC_FALSE_ALARM, self.max_false_alarm)
-        spans = self._span_scores(templates, scale, flipped, shift, detected)
+        spans = self._span_scores(templates, scale, flipped, shift, number, view, detected)
         return Detection(
             detected=detected,
             identifier=format_identifier(identifier) if detected and identifier is not None else None,
@@ -420,13 +534,13 @@ class Detector:
         )
 
     def _span_scores(self, templates: _Templates, scale: float, flipped: bool,
-                     shift: tuple[int, int], detected: bool) -> list[Span]:
+                     shift: tuple[int, int], number: int, view: int, detected: bool) -> list[Span]:
         """Score each span at the video's alignment (one hypothesis per span)."""
         threshold = math.sqrt(2 * math.log(len(self._spans) / self.max_false_alarm))
         spans = []
         for index in sorted(self._spans):
             span = self._spans[index]
-            score = templates.score_at(_spectrum(span.images, scale, flipped), shift)
+            score = templates.score_at(_spectrum(span.views[view], scale, flipped), shift, number)
             spans.append(Span(start=index * self.span_seconds, end=(index + 1) * self.span_seconds,
                               frames=span.frames, score=score, marked=detected and score >= threshold))
         return spans
@@ -434,24 +548,26 @@ class Detector:
 
 @dataclass
 class _SpanSum:
-    """The evidence of one time span, summed per wrap."""
+    """The evidence of one time span: per view, summed per wrap."""
 
     first: float
     last: float
+    views: list[dict[Wrap, np.ndarray]]
     frames: int = 0
-    images: dict[Wrap, np.ndarray] = field(default_factory=dict)
 
-    def add(self, image: np.ndarray, wrap: Wrap, time: float) -> None:
-        if wrap in self.images:
-            self.images[wrap] += image
-        else:
-            self.images[wrap] = image.copy()
+    def add(self, views: Sequence[tuple[np.ndarray, Wrap]], time: float) -> None:
+        for sums, (image, wrap) in zip(self.views, views):
+            if wrap in sums:
+                sums[wrap] += image
+            else:
+                sums[wrap] = image.copy()
         self.frames += 1
         self.last = max(self.last, time)
 
     def merge(self, other: "_SpanSum") -> None:
-        for wrap, image in other.images.items():
-            self.images[wrap] = self.images[wrap] + image if wrap in self.images else image
+        for sums, others in zip(self.views, other.views):
+            for wrap, image in others.items():
+                sums[wrap] = sums[wrap] + image if wrap in sums else image
         self.frames += other.frames
         self.last = other.last
 

@@ -3,9 +3,12 @@
 The mark is a tile of 32 x 32 cells, repeated over the picture. A cell is
 1/96 of the picture's shorter side, so plain rescaling leaves the pattern
 where the detector expects it, and a crop becomes a cyclic shift of the tile.
-Each cell holds one chip, +1 or -1: a keyed 192 of the 1,024 cells synchronise
-(their signs are fixed by the key), the others carry the coded payload bits,
-each bit spread over two or three keyed cells with keyed signs. The tile is
+Each cell holds one chip, +1 or -1: a keyed 192 of the 1,024 cells synchronise,
+the others carry the coded payload bits, each bit spread over two or three
+keyed cells with keyed signs. The signs come from one of 64 keyed sign
+layouts, chosen by a keyed hash of the identifier, so that marks of one key
+share no chip an attacker could estimate from some videos and subtract from
+another. The tile is
 rendered band-limited (periodic sinc interpolation of the chips, without DC
 and Nyquist terms), which puts its energy in the low-to-mid frequencies that
 compression and downscaling keep.
@@ -13,6 +16,8 @@ compression and downscaling keep.
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -29,9 +34,17 @@ SYNC_CELLS = 192
 BAND = TILE_CELLS // 2 - 1
 
 
+#: Sign layouts per key. Which one a video uses follows from its identifier through the key
+#: (:func:`layout_of`), so the videos of one key share no chip an attacker could estimate from
+#: some of them and subtract from another; the detector tries them all.
+LAYOUTS = 64
+
+
 @dataclass(frozen=True)
 class Layout:
-    """Which cell does what, for one key.
+    """Which cell does what, for one key and one of its :data:`LAYOUTS` sign layouts.
+
+    The positions are the key's; the signs are the layout's.
 
     Attributes
     ----------
@@ -54,12 +67,19 @@ class Layout:
     payload_bits: np.ndarray
 
 
-@lru_cache(maxsize=16)
-def layout(key: Key) -> Layout:
-    """The cell layout that ``key`` selects."""
-    rng = key.rng("layout")
-    order = rng.permutation(TILE_CELLS * TILE_CELLS)
-    signs = rng.choice(np.array([-1.0, 1.0]), size=order.size)
+def layout_of(key: Key, identifier: int) -> int:
+    """Which of the key's :data:`LAYOUTS` sign layouts carries ``identifier`` (a keyed hash of it)."""
+    digest = hmac.new(key.secret, b"layout-of" + identifier.to_bytes(8, "big"), hashlib.sha256).digest()
+    return int.from_bytes(digest[:8], "big") % LAYOUTS
+
+
+@lru_cache(maxsize=LAYOUTS * 4)
+def layout(key: Key, number: int = 0) -> Layout:
+    """The cell layout that ``key`` selects, with its sign layout ``number``."""
+    if not 0 <= number < LAYOUTS:
+        raise ValueError(f"layout number {number} is outside 0..{LAYOUTS - 1}")
+    order = key.rng("layout").permutation(TILE_CELLS * TILE_CELLS)
+    signs = key.rng(f"layout-signs-{number}").choice(np.array([-1.0, 1.0]), size=order.size)
     payload = order[SYNC_CELLS:]
     return Layout(
         sync_cells=order[:SYNC_CELLS],
@@ -78,7 +98,7 @@ def chips(key: Key, identifier: int) -> np.ndarray:
     numpy.ndarray of float64, shape (32, 32)
         +1 or -1 per cell.
     """
-    lay = layout(key)
+    lay = layout(key, layout_of(key, identifier))
     symbols = 1.0 - 2.0 * encode(identifier)
     grid = np.empty(TILE_CELLS * TILE_CELLS)
     grid[lay.sync_cells] = lay.sync_signs

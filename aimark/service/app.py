@@ -330,20 +330,19 @@ def create_app(config: ServiceConfig, repository: DatabaseRepository | None = No
             raise HTTPException(415, f"send the evidence as {evidence.MEDIA_TYPE}, "
                                      f"not {_media(request)[:80] or 'none'}")
         try:
-            sums = evidence.decode(await _body(request, evidence.MAX_BYTES, "evidence"))
+            views = evidence.decode(await _body(request, evidence.MAX_BYTES, "evidence"))
         except evidence.EvidenceError as error:
             raise HTTPException(400, str(error)) from None
         if uploads.locked():
             raise HTTPException(503, "every analysis slot is busy; retry in a minute", headers={"Retry-After": "60"})
         async with uploads:
-            detections = await run_in_threadpool(search, sums)
+            detections = await run_in_threadpool(search, views)
         return await answer(detections, max_results)
 
-    def search(sums: list[watermark.FrameEvidence]) -> list[watermark.Detection]:
+    def search(views: evidence.Views) -> list[watermark.Detection]:
         detectors = [watermark.Detector(key) for key in config.keys or (watermark.DEFAULT_KEY,)]
         for detector in detectors:
-            for frame in sums:
-                detector.add_evidence(frame)
+            detector.add_sums(views)
         return [detector.result() for detector in detectors]
 
     @app.get("/manifests/{manifestId}", tags=["fetch"], operation_id="getManifestById", dependencies=reader,
