@@ -318,7 +318,8 @@ def decide(evidence: Evidence) -> Verdict:
         reasons.append(Reason("parts of the pictures differ from those registered at stamping: replaced footage",
                               _spans(tuple(e.match.differing()))))
 
-    identities = {i for i in (mark_id, claimed) if i}
+    # Every identity the file carries: its manifest's, and every mark's (a re-marked file carries two).
+    identities = {i for i in (mark_id, claimed, *(d.identifier for d in e.other_marks)) if i}
     own = e.claimed_record or e.record
     own_pictures = e.claimed_pictures if e.claimed_record else e.pictures
     own_match = e.claimed_match if e.claimed_record else e.match

@@ -355,8 +355,12 @@ def verify(path: str | os.PathLike[str], *, keys: Iterable[watermark.Key] = (),
         query = sampler.query() if sampler is not None else None
         matched = tuple(registry.search(query)) if registry is not None else ()
         registered = registered_matches(index, repo, query)
-        found = sorted((d for d in detections if d.detected),  # a readable id first, then a provider's key
-                       key=lambda d: (d.identifier is None, d.key_id == watermark.DEFAULT_KEY.key_id, -d.score))
+        known = {d.identifier for d in detections if d.identifier and repo is not None and repo.get(d.identifier)}
+        # A readable id first, then one the repository holds (of two marks, the one its records speak of), then
+        # a provider's key, then the stronger.
+        found = sorted((d for d in detections if d.detected),
+                       key=lambda d: (d.identifier is None, d.identifier not in known,
+                                      d.key_id == watermark.DEFAULT_KEY.key_id, -d.score))
         detection = found[0] if found else None
         other_marks = tuple(d for d in found[1:] if d.identifier and detection.identifier
                             and d.identifier != detection.identifier)

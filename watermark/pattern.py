@@ -156,6 +156,7 @@ def render(key: Key, identifier: int, height: int, width: int, *, margin: int = 
     return pattern
 
 
+@lru_cache(maxsize=4)
 def moved(key: Key, identifier: int, height: int, width: int, offset: tuple[float, float]) -> np.ndarray:
     """The pattern carried ``offset = (x, y)`` pixels along with the content (see :mod:`watermark.motion`).
 
@@ -163,6 +164,11 @@ def moved(key: Key, identifier: int, height: int, width: int, offset: tuple[floa
     it is resampled (bicubic: the pattern's highest frequency is under a
     sixth of a cycle per pixel, where bicubic interpolation is close to exact)
     from a rendering one period larger than the picture.
+
+    Returns
+    -------
+    numpy.ndarray of float32, shape (height, width)
+        Read-only (it is cached).
     """
     if not offset[0] and not offset[1]:
         return render(key, identifier, height, width)
@@ -170,4 +176,6 @@ def moved(key: Key, identifier: int, height: int, width: int, offset: tuple[floa
     canvas = render(key, identifier, height, width, margin=int(np.ceil(period)) + 3)
     start_x, start_y = (-offset[0]) % period, (-offset[1]) % period
     matrix = np.float32([[1, 0, start_x], [0, 1, start_y]])
-    return cv2.warpAffine(canvas, matrix, (width, height), flags=cv2.INTER_CUBIC | cv2.WARP_INVERSE_MAP)
+    pattern = cv2.warpAffine(canvas, matrix, (width, height), flags=cv2.INTER_CUBIC | cv2.WARP_INVERSE_MAP)
+    pattern.setflags(write=False)  # cached: a still stretch after a pan reuses it
+    return pattern
