@@ -443,8 +443,8 @@ class Detector:
         index = int(evidence.time // self.span_seconds)
         span = self._spans.get(index)
         if span is None:
-            span = self._spans[index] = _SpanSum(evidence.time, evidence.time, [{} for _ in views])
-        span.add(views, evidence.time)
+            span = self._spans[index] = _SpanSum([{} for _ in views])
+        span.add(views)
         self._frames += 1
         if len(self._spans) > self.max_spans:
             self._merge_spans()
@@ -459,7 +459,7 @@ class Detector:
         if self._shape is None:
             self._shape = still.shape
             self._moved = [False] * len(views)
-        span = self._spans.setdefault(0, _SpanSum(0.0, 0.0, [{} for _ in views]))
+        span = self._spans.setdefault(0, _SpanSum([{} for _ in views]))
         for number, (sums, view) in enumerate(zip(span.views, views)):
             for wrap, image in view.items():
                 sums[wrap] = sums[wrap] + image if wrap in sums else image.astype(np.float32, copy=True)
@@ -561,26 +561,22 @@ class Detector:
 class _SpanSum:
     """The evidence of one time span: per view, summed per wrap."""
 
-    first: float
-    last: float
     views: list[dict[Wrap, np.ndarray]]
     frames: int = 0
 
-    def add(self, views: Sequence[tuple[np.ndarray, Wrap]], time: float) -> None:
+    def add(self, views: Sequence[tuple[np.ndarray, Wrap]]) -> None:
         for sums, (image, wrap) in zip(self.views, views):
             if wrap in sums:
                 sums[wrap] += image
             else:
                 sums[wrap] = image.copy()
         self.frames += 1
-        self.last = max(self.last, time)
 
     def merge(self, other: "_SpanSum") -> None:
         for sums, others in zip(self.views, other.views):
             for wrap, image in others.items():
                 sums[wrap] = sums[wrap] + image if wrap in sums else image
         self.frames += other.frames
-        self.last = other.last
 
 
 def detect(frames: Iterable[np.ndarray], key: Key, *, bit_depth: int = 8,
