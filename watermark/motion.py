@@ -86,7 +86,6 @@ def _refine(previous: np.ndarray, current: np.ndarray, shift: np.ndarray) -> tup
     the other).
     """
     height, width = current.shape
-    after = 0.0
     for _ in range(_ITERATIONS):
         margin_x, margin_y = int(abs(shift[0]) / 2) + 3, int(abs(shift[1]) / 2) + 3
         if 2 * margin_x >= width - 8 or 2 * margin_y >= height - 8:
@@ -103,13 +102,12 @@ def _refine(previous: np.ndarray, current: np.ndarray, shift: np.ndarray) -> tup
             return shift, None  # no texture to measure motion on
         step = np.linalg.solve(normal, -np.array([np.vdot(gx, error), np.vdot(gy, error)], np.float64))
         shift = shift + step
-        after = float(np.median(np.abs(error)))
         if np.max(np.abs(step)) < _CONVERGED:
             break
-    change = cv2.subtract(current, previous)[inner]
-    before = float(np.median(np.abs(change)))
+    before = float(np.median(np.abs(cv2.subtract(current, previous)[inner])))
     if before < _STILL:
         return shift, None
+    after = float(np.median(np.abs(error)))  # the change left at the last alignment tried
     return shift, 1.0 - (after / before) ** 2
 
 
