@@ -355,18 +355,18 @@ def verify(path: str | os.PathLike[str], *, keys: Iterable[watermark.Key] = (),
         query = sampler.query() if sampler is not None else None
         matched = tuple(registry.search(query)) if registry is not None else ()
         registered = registered_matches(index, repo, query)
-        known = {d.identifier for d in detections if d.identifier and repo is not None and repo.get(d.identifier)}
+        records = {d.identifier: repo.get(d.identifier) for d in detections if d.identifier and repo is not None}
         # A readable id first, then one the repository holds (of two marks, the one its records speak of), then
         # a provider's key, then the stronger.
         found = sorted((d for d in detections if d.detected),
-                       key=lambda d: (d.identifier is None, d.identifier not in known,
+                       key=lambda d: (d.identifier is None, records.get(d.identifier) is None,
                                       d.key_id == watermark.DEFAULT_KEY.key_id, -d.score))
         detection = found[0] if found else None
         other_marks = tuple(d for d in found[1:] if d.identifier and detection.identifier
                             and d.identifier != detection.identifier)
         claimed = report.claims.watermark_identifier if report is not None and report.claims else None
         mark_id = detection.identifier if detection else None
-        record = repo.get(mark_id) if repo is not None and mark_id else None
+        record = records.get(mark_id) if mark_id else None
         claimed_record = repo.get(claimed) if repo is not None and claimed and claimed != mark_id else None
         pictures = identifier_match(index, record.identifier if record else None, query)
         claimed_pictures = identifier_match(index, claimed_record.identifier if claimed_record else None, query)
