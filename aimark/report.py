@@ -24,7 +24,8 @@ import outputs
 import watermark
 from aimark import __version__
 from aimark.verdict import model_name
-from aimark.verify import SPAN_LEGEND, WEAK_SCORE, Timeline, Verification
+from aimark.timeline import SPAN_LEGEND, WEAK_SCORE, Timeline
+from aimark.verify import Verification
 from manifests.reading import format_time
 from manifests.repository import Record, stored_disclosures
 from watermark.fingerprint import MATCH_CORRELATION

@@ -30,6 +30,7 @@ from aimark.evidence import Accumulator
 from aimark.notices import NoticeMatch, NoticeRegistry, open_registry
 from aimark.pictures import RegisteredMatch, identifier_match, picture_index, registered_matches
 from aimark.resolution import Resolution, Resolvers, accepted, resolve
+from aimark.timeline import Timeline, timeline_of
 from aimark.verdict import Evidence, Verdict, decide
 from manifests.database import is_postgres_url
 from manifests.media import sha256_file
@@ -42,18 +43,10 @@ from watermark.video import Picture, read_pictures
 
 #: Longest side of key frames kept for the report, in pixels.
 KEYFRAME_SIDE = 640
-#: A span scoring at least this at the video's alignment still carries the mark, weakly:
-#: without the mark, P(score >= 3) <= exp(-4.5) ~ 1 % (the detector's Hoeffding bound, one
-#: hypothesis per span), while footage without the mark scores near 0. Below it, a span
-#: counts as unmarked.
-WEAK_SCORE = 3.0
 #: Largest change of aspect ratio, and of the mark's apparent size, (as a natural log) for a
 #: copy to count as the stamped framing, merely resized: beyond it the copy is cropped or
 #: reframed, and a fingerprint that does not match says nothing about other pictures.
 FRAMING_TOLERANCE = 0.03
-#: Timeline characters per span state, and their legend (the one drawing of a timeline, for every command).
-SPAN_SYMBOLS = {"marked": "█", "weak": "▒", "unmarked": "·", "short": "?"}
-SPAN_LEGEND = "█ marked  ▒ weak  · unmarked  ? too short to tell"
 
 
 @dataclass(frozen=True)
@@ -62,36 +55,6 @@ class FileFacts(watermark.VideoInfo):
 
     size_bytes: int
     sha256: str
-
-
-@dataclass(frozen=True)
-class Timeline:
-    """Which time spans carry the mark, at the alignment found for the whole video.
-
-    Each span is marked (strong enough to detect on its own), weak (above
-    :data:`WEAK_SCORE`: present but damaged, e.g. by a low bit rate) or
-    unmarked (replaced or inserted footage). The mark carries no time code
-    yet, so the order of spans (cuts, moved scenes) cannot be checked; only
-    presence per span can.
-    """
-
-    span_seconds: float
-    spans: tuple[watermark.Span, ...]
-    unmarked: tuple[tuple[float, float], ...]
-    order_checked: bool = False
-
-    def states(self) -> list[str]:
-        """Per span: 'marked', 'weak', 'unmarked' or 'short' (too few frames to tell)."""
-        return [_state(span, self.spans) for span in self.spans]
-
-    def bar(self) -> str:
-        """One character per span: '█' marked, '▒' weak, '·' unmarked, '?' too few frames to tell."""
-        return "".join(SPAN_SYMBOLS[state] for state in self.states())
-
-    def to_dict(self) -> dict:
-        return {"span_seconds": self.span_seconds, "bar": self.bar(), "order_checked": self.order_checked,
-                "unmarked": [list(span) for span in self.unmarked],
-                "spans": [{**asdict(span), "state": state} for span, state in zip(self.spans, self.states())]}
 
 
 @dataclass(frozen=True)
@@ -180,30 +143,6 @@ class Verification:
             "notices": [match.to_dict() for match in self.notices],
             "seconds": round(self.seconds, 3),
         }
-
-
-def _state(span: watermark.Span, spans: Sequence[watermark.Span]) -> str:
-    """'marked', 'weak', 'unmarked' or 'short' (a tail with too few frames for its score to tell)."""
-    if span.frames < 0.5 * float(np.median([s.frames for s in spans])):
-        return "short"
-    if span.marked:
-        return "marked"
-    return "weak" if span.score >= WEAK_SCORE else "unmarked"
-
-
-def timeline_of(detection: watermark.Detection) -> Timeline:
-    """The detection's spans as a :class:`Timeline` (marked, weak, unmarked, too short)."""
-    spans = tuple(detection.spans)
-    unmarked: list[tuple[float, float]] = []
-    for span in spans:
-        if _state(span, spans) != "unmarked":
-            continue
-        if unmarked and abs(unmarked[-1][1] - span.start) < 1e-9:
-            unmarked[-1] = (unmarked[-1][0], span.end)
-        else:
-            unmarked.append((span.start, span.end))
-    width = spans[0].end - spans[0].start if spans else 0.0
-    return Timeline(width, spans, tuple(unmarked))
 
 
 def _file_facts(path: Path) -> FileFacts:

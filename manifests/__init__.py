@@ -11,96 +11,52 @@ Typical use, one call per step::
     print(inspect_file("signed.mp4", trust_anchors="certs/root.pem").verdict)
 """
 
-from manifests.credentials import (
-    Credentials,
-    TestCredentialFiles,
-    aimark_home,
-    create_test_credentials,
-    development_credentials,
-    load_credentials,
-)
-from manifests.description import (
-    GenerationDescription,
-    Permission,
-    PictureFingerprint,
-    Rights,
-    RightsHolder,
-    TrainingMining,
-    Use,
-    binding_value,
-    file_digest,
-    identifier_from_binding,
-    new_identifier,
-    prompt_digest,
-)
+import importlib
+import importlib.util
+from typing import TYPE_CHECKING, Any
+
 from manifests.errors import (CredentialError, DescriptionError, ManifestError, MediaError, RepositoryError,
                               SigningError)
-from manifests.labels import MUX_OPTIONS, AigcLabel, aigc_label, aigc_metadata, read_aigc, write_aigc
-from manifests.manifest import FINGERPRINT_ASSERTION, WATERMARK_ALGORITHM, manifest_definition
-from manifests.media import SUPPORTED_TYPES, VideoInfo, check_video
-from manifests.notice import NOTICE_EN, NOTICE_ZH, Notice, Overlay
-from manifests.reading import (Claims, Disclosure, Report, SignatureInfo, ValidationState, inspect_file,
-                               validate_store)
-from manifests.repository import ManifestRepository, Record, SQLiteRepository, embedded_store, stored_claims
-from manifests.signing import SignedFile, Signer, SignerIdentity, propagate_file, sign_file, sign_into
 
-__all__ = [
-    "AigcLabel",
-    "Claims",
-    "CredentialError",
-    "Credentials",
-    "DescriptionError",
-    "FINGERPRINT_ASSERTION",
-    "Disclosure",
-    "GenerationDescription",
-    "MUX_OPTIONS",
-    "ManifestError",
-    "ManifestRepository",
-    "MediaError",
-    "NOTICE_EN",
-    "NOTICE_ZH",
-    "Notice",
-    "Overlay",
-    "Permission",
-    "PictureFingerprint",
-    "Record",
-    "Report",
-    "RepositoryError",
-    "Rights",
-    "RightsHolder",
-    "SQLiteRepository",
-    "SUPPORTED_TYPES",
-    "SignatureInfo",
-    "SignedFile",
-    "Signer",
-    "SignerIdentity",
-    "SigningError",
-    "TestCredentialFiles",
-    "TrainingMining",
-    "Use",
-    "ValidationState",
-    "VideoInfo",
-    "WATERMARK_ALGORITHM",
-    "aigc_label",
-    "aigc_metadata",
-    "aimark_home",
-    "binding_value",
-    "check_video",
-    "create_test_credentials",
-    "development_credentials",
-    "embedded_store",
-    "file_digest",
-    "identifier_from_binding",
-    "inspect_file",
-    "load_credentials",
-    "manifest_definition",
-    "new_identifier",
-    "prompt_digest",
-    "propagate_file",
-    "read_aigc",
-    "sign_file",
-    "sign_into",
-    "stored_claims",
-    "validate_store",
-    "write_aigc",
-]
+if TYPE_CHECKING:
+    from manifests.credentials import (Credentials, TestCredentialFiles, aimark_home, create_test_credentials, development_credentials, load_credentials)
+    from manifests.description import (GenerationDescription, Permission, PictureFingerprint, Rights, RightsHolder, TrainingMining, Use, binding_value, file_digest, identifier_from_binding, new_identifier, prompt_digest)
+    from manifests.labels import (MUX_OPTIONS, AigcLabel, aigc_label, aigc_metadata, read_aigc, write_aigc)
+    from manifests.manifest import (FINGERPRINT_ASSERTION, WATERMARK_ALGORITHM, manifest_definition)
+    from manifests.media import (SUPPORTED_TYPES, VideoInfo, check_video)
+    from manifests.notice import (NOTICE_EN, NOTICE_ZH, Notice, Overlay)
+    from manifests.reading import (Claims, Disclosure, Report, SignatureInfo, ValidationState, inspect_file, validate_store)
+    from manifests.repository import (ManifestRepository, Record, SQLiteRepository, embedded_store, stored_claims)
+    from manifests.signing import (SignedFile, Signer, SignerIdentity, propagate_file, sign_file, sign_into)
+
+#: Where each name lives, imported on first use (PEP 562, as scikit-image and SciPy load theirs): the
+#: errors above are all a command that never signs needs, and importing every module here (C2PA,
+#: cryptography, fonts) was a quarter of a second of every ``aimark embed``.
+_EXPORTS = {
+    **dict.fromkeys(['Credentials', 'TestCredentialFiles', 'aimark_home', 'create_test_credentials', 'development_credentials', 'load_credentials'], 'manifests.credentials'),
+    **dict.fromkeys(['GenerationDescription', 'Permission', 'PictureFingerprint', 'Rights', 'RightsHolder', 'TrainingMining', 'Use', 'binding_value', 'file_digest', 'identifier_from_binding', 'new_identifier', 'prompt_digest'], 'manifests.description'),
+    **dict.fromkeys(['MUX_OPTIONS', 'AigcLabel', 'aigc_label', 'aigc_metadata', 'read_aigc', 'write_aigc'], 'manifests.labels'),
+    **dict.fromkeys(['FINGERPRINT_ASSERTION', 'WATERMARK_ALGORITHM', 'manifest_definition'], 'manifests.manifest'),
+    **dict.fromkeys(['SUPPORTED_TYPES', 'VideoInfo', 'check_video'], 'manifests.media'),
+    **dict.fromkeys(['NOTICE_EN', 'NOTICE_ZH', 'Notice', 'Overlay'], 'manifests.notice'),
+    **dict.fromkeys(['Claims', 'Disclosure', 'Report', 'SignatureInfo', 'ValidationState', 'inspect_file', 'validate_store'], 'manifests.reading'),
+    **dict.fromkeys(['ManifestRepository', 'Record', 'SQLiteRepository', 'embedded_store', 'stored_claims'], 'manifests.repository'),
+    **dict.fromkeys(['SignedFile', 'Signer', 'SignerIdentity', 'propagate_file', 'sign_file', 'sign_into'], 'manifests.signing'),
+}
+
+__all__ = sorted([*_EXPORTS, "CredentialError", "DescriptionError", "ManifestError", "MediaError",
+                  "RepositoryError", "SigningError"])
+
+
+def __getattr__(name: str) -> Any:
+    if name in _EXPORTS:
+        value = getattr(importlib.import_module(_EXPORTS[name]), name)
+        globals()[name] = value
+        return value
+    if importlib.util.find_spec(f"{__name__}.{name}") is not None:  # a submodule, as an eager import made it
+        return importlib.import_module(f"{__name__}.{name}")
+    raise AttributeError(f"module 'manifests' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return __all__

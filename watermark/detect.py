@@ -165,7 +165,7 @@ class EvidenceStream:
         weight = CODING_WEIGHTS.get(picture.coding, 1.0)
         if weight != 1.0:
             white *= weight
-        travel = self._tracker.update(picture.luma, bit_depth=picture.bit_depth) * (white.shape[0] / picture.luma.shape[0])
+        travel = self._tracker.update_picture(picture) * (white.shape[0] / picture.luma.shape[0])
         wrap = np.round(travel / TILE)
         rest = travel - wrap * TILE
         moved = white

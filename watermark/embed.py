@@ -108,7 +108,7 @@ def marker(key: Key, identifier: int | str, *, strength: float = 1.0) -> FrameTr
     tracker = MotionTracker()
 
     def mark(picture: Picture) -> None:
-        offset = tracker.update(picture.luma, bit_depth=picture.bit_depth)
+        offset = tracker.update_picture(picture)
         picture.luma[...] = embed(picture.luma, key, value, strength=strength, bit_depth=picture.bit_depth,
                                   offset=(offset[0], offset[1]))
 

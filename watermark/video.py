@@ -20,7 +20,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import Any, Callable, Iterator
 
 import av
 import numpy as np
@@ -150,6 +150,9 @@ class Picture:
         Position in decoding order of output frames, from 0.
     coding : str
         How the source coded it: 'I', 'P', 'B', or '' when unknown.
+    derived : dict
+        What a frame transform measured on the picture, for the next ones of
+        the chain to reuse (its motion: :class:`watermark.motion.MotionMeter`).
     """
 
     planes: list[np.ndarray]
@@ -157,6 +160,7 @@ class Picture:
     time: float
     index: int
     coding: str = ""
+    derived: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
     @property
     def luma(self) -> np.ndarray:

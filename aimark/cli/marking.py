@@ -11,7 +11,7 @@ from watermark.detect import MAX_FALSE_ALARM
 from aimark.cli.output import (IDENTIFIER, emit_json, encoder_options, force_option, json_option,
                                marking_force_option, progress, quiet_option, user_errors)
 from aimark.sample import write_sample
-from aimark.verify import SPAN_LEGEND, timeline_of
+from aimark.timeline import SPAN_LEGEND, timeline_of
 
 
 def _load_key(path: str | None) -> watermark.Key:
