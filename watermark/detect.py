@@ -387,7 +387,9 @@ class Detector:
     appears than where it was embedded). The default covers crops and
     reframing; a caller that knows the pictures were not reframed (a source
     about to be marked) searches near 1 and pays a fraction of the search,
-    with a bound that counts only the hypotheses searched.
+    with a bound that counts only the hypotheses searched. ``scale_peaks``
+    is how many peaks of the key-independent statistic the keyed search
+    tries (:func:`_comb_peaks`).
 
     Examples
     --------
@@ -399,9 +401,10 @@ class Detector:
 
     def __init__(self, key: Key, *, span_seconds: float = 1.0, max_spans: int = 32,
                  max_false_alarm: float = MAX_FALSE_ALARM,
-                 scale_range: tuple[float, float] = SCALE_RANGE) -> None:
+                 scale_range: tuple[float, float] = SCALE_RANGE, scale_peaks: int = SCALE_PEAKS) -> None:
         self.key = key
         self.scale_range = scale_range
+        self.scale_peaks = scale_peaks
         self.span_seconds = span_seconds
         self.max_spans = max_spans
         self.max_false_alarm = max_false_alarm
@@ -505,7 +508,7 @@ class Detector:
             for span in self._spans.values():
                 for wrap, image in span.views[view].items():
                     groups[wrap] = groups[wrap] + image if wrap in groups else image
-            chosen = _comb_peaks(groups, scales, SCALE_PEAKS)
+            chosen = _comb_peaks(groups, scales, self.scale_peaks)
             hypotheses += 2 * len(chosen) * TILE * TILE * LAYOUTS
             for flipped in (False, True):
                 for index in chosen:
