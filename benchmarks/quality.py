@@ -82,6 +82,13 @@ def psnr(a: np.ndarray, b: np.ndarray) -> float:
     return PSNR_CAP if mse == 0 else min(PSNR_CAP, 10 * np.log10(255.0 ** 2 / mse))
 
 
+def psnr_y(a: Path, b: Path) -> float:
+    """Mean per-frame PSNR-Y of two videos of the same size, to 0.01 dB: one number per file,
+    for the scripts that need neither SSIM nor :func:`measure`'s crop of odd sizes."""
+    values = [psnr(luma(x.frame), luma(y.frame)) for x, y in zip(decode(a), decode(b))]
+    return round(float(np.mean(values)), 2)
+
+
 def ssim(a: np.ndarray, b: np.ndarray) -> float:
     """Mean SSIM of two uint8 planes (Gaussian window 11x11, sigma 1.5)."""
     x, y = a.astype(np.float32), b.astype(np.float32)

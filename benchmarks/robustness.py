@@ -25,8 +25,8 @@ from typing import Any, Protocol, Sequence
 import attacks as attack_catalogue
 from attacks import STRETCH, TARGET, Attack
 from clips import made_clips
-from common import (EMBED_SETTINGS, WORK_DIR, Clip, Run, embed, identifier_for, bit_accuracy,
-                    load_clips, load_watermark, log, md_table, parser, stopwatch)
+from common import (EMBED_SETTINGS, WORK_DIR, Clip, Run, baseline_transcode, embed, identifier_for,
+                    bit_accuracy, load_clips, load_watermark, log, md_table, parser, stopwatch)
 
 #: The issue's requirement for every target attack.
 TARGET_RATE = 0.98
@@ -67,6 +67,11 @@ class Aimark:
 
     def mark(self, src: Path, dst: Path, identifier: str) -> None:
         embed(self.wm, src, dst, self.key, identifier)
+
+    def plain(self, src: Path, dst: Path) -> None:
+        """The unmarked encode through the code path ``embed_file`` uses (``watermark.transcode``),
+        which peer.py measures the mark's cost against."""
+        baseline_transcode(self.wm, src, dst, **EMBED_SETTINGS)
 
     def read(self, path: Path, identifier: str) -> Reading:
         with stopwatch() as t:
@@ -111,22 +116,30 @@ class Record:
 NO_ATTACK = "none (marked file)"
 
 
+def marked_path(work: Path, system: str, clip: Clip) -> Path:
+    """Where :func:`sweep` keeps a system's marked copy of a clip (its attacks go beside it)."""
+    return work / system / clip.name.replace("@", "_") / "marked.mp4"
+
+
 def sweep(system: System, clips: Sequence[Clip], attacks: Sequence[Attack], work: Path, *,
-          keep: bool = False) -> list[Record]:
+          keep: bool = False, premarked: bool = False) -> list[Record]:
     """Mark each clip, apply each attack, read each output.
 
     Attacked files are deleted after reading unless ``keep``: a full run
-    writes a few GB otherwise.
+    writes a few GB otherwise. With ``premarked`` the marked files are
+    already at :func:`marked_path` (peer.py times each mark beside its plain
+    encode) and are used as they are.
     """
     records: list[Record] = []
     for clip in clips:
-        folder = work / system.name / clip.name.replace("@", "_")
+        marked = marked_path(work, system.name, clip)
+        folder = marked.parent
         folder.mkdir(parents=True, exist_ok=True)
         expected = identifier_for(clip.name)
-        marked = folder / "marked.mp4"
-        with stopwatch() as t:
-            system.mark(clip.path, marked, expected)
-        log(f"{system.name} {clip.name}: marked in {t['s']:.1f} s")
+        if not premarked:
+            with stopwatch() as t:
+                system.mark(clip.path, marked, expected)
+            log(f"{system.name} {clip.name}: marked in {t['s']:.1f} s")
         records.append(Record(system.name, clip.name, NO_ATTACK, expected,
                               system.read(marked, expected)))
         for attack in attacks:

@@ -47,7 +47,7 @@ import estimation
 from attacks import transform_video
 from common import (REPO_ROOT, WORK_DIR, Run, identifier_for, load_watermark, log, md_table, parser, stopwatch,
                     videos_dir)
-from quality import psnr
+from quality import psnr_y
 from videoio import H264_CRF16, Encoder, decode, frame_rate, luma, probe, transcode_frames
 
 VICTIM, MALLORY, EVE = "Ada Li", "Mallory", "Eve"
@@ -231,12 +231,6 @@ def strip(src: Path, dst: Path) -> Path:
                     "-c:v", "libx264", "-crf", "18", "-preset", "medium", "-pix_fmt", "yuv420p", str(dst)],
                    check=True)
     return dst
-
-
-def psnr_y(a: Path, b: Path) -> float:
-    """Mean per-frame PSNR-Y of two videos, frame by frame (quality.py's measure)."""
-    values = [psnr(luma(x.frame), luma(y.frame)) for x, y in zip(decode(a), decode(b))]
-    return round(float(np.mean(values)), 2)
 
 
 def zoom(rgb: np.ndarray, factor: float) -> np.ndarray:
