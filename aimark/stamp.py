@@ -115,6 +115,7 @@ def _notice_transform(notice: manifests.Notice) -> Callable[[Picture], None]:
                              "keeping the source format, or without the notice")
         for plane, drawn in zip((y, u, v), notice.apply_yuv420p((y, u, v), picture.time)):
             plane[...] = drawn
+        picture.derived.clear()  # the marker measures the motion on what a detector will see
 
     return draw
 

@@ -169,9 +169,13 @@ class MotionMeter:
     (``picture.derived``), and another meter of the same pass reads it
     instead of measuring again: the marking pass's check for an existing
     mark and the marker then pay for one measurement (it was a fifth of
-    ``aimark embed``'s time). The motion is the content's as the first
-    reader saw it, before any later transform drew on it (a visible notice,
-    which stays still and which the robust share disregards anyway).
+    ``aimark embed``'s time). A transform that draws on the picture between
+    them clears the measurement (``picture.derived``), and the marker then
+    measures what it marks: a still overlay (a visible notice) pulls the
+    least-squares shift towards zero, on the detector's side too, and the
+    two sides must measure alike (measured on the raw pictures, a panning
+    clip under the cn profile's notice lost its mark after the first second).
+    A meter's previous picture is whichever it last read, measured or reused.
     """
 
     def __init__(self) -> None:

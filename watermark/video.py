@@ -153,6 +153,7 @@ class Picture:
     derived : dict
         What a frame transform measured on the picture, for the next ones of
         the chain to reuse (its motion: :class:`watermark.motion.MotionMeter`).
+        A transform that draws on the picture clears it.
     """
 
     planes: list[np.ndarray]
