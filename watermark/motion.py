@@ -150,6 +150,8 @@ class Step:
 
 
 _NONE = Step(np.zeros(2), None)
+#: The key of a picture's measurement in ``Picture.derived``.
+_MEASURED = "motion"
 
 
 @dataclass(frozen=True)
@@ -215,10 +217,6 @@ class MotionMeter:
         if explained is not None and np.hypot(*shift) > MAX_SPEED * min(fine.shape):
             explained = 0.0
         return _Measured(coarse, fine, Step(shift / fine_factor, explained))
-
-
-#: The key of a picture's measurement in ``Picture.derived``.
-_MEASURED = "motion"
 
 
 class MotionTracker:
