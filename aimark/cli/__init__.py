@@ -71,4 +71,3 @@ def main() -> None:
       aimark stamp clip.mp4 stamped.mp4 --author "Ada Li" --model VidGen
       aimark verify stamped.mp4
     """
-
