@@ -18,30 +18,41 @@ from typing import TYPE_CHECKING, Any
 from manifests.errors import (CredentialError, DescriptionError, ManifestError, MediaError, RepositoryError,
                               SigningError)
 
-if TYPE_CHECKING:
-    from manifests.credentials import (Credentials, TestCredentialFiles, aimark_home, create_test_credentials, development_credentials, load_credentials)
-    from manifests.description import (GenerationDescription, Permission, PictureFingerprint, Rights, RightsHolder, TrainingMining, Use, binding_value, file_digest, identifier_from_binding, new_identifier, prompt_digest)
-    from manifests.labels import (MUX_OPTIONS, AigcLabel, aigc_label, aigc_metadata, read_aigc, write_aigc)
-    from manifests.manifest import (FINGERPRINT_ASSERTION, WATERMARK_ALGORITHM, manifest_definition)
-    from manifests.media import (SUPPORTED_TYPES, VideoInfo, check_video)
-    from manifests.notice import (NOTICE_EN, NOTICE_ZH, Notice, Overlay)
-    from manifests.reading import (Claims, Disclosure, Report, SignatureInfo, ValidationState, inspect_file, validate_store)
-    from manifests.repository import (ManifestRepository, Record, SQLiteRepository, embedded_store, stored_claims)
-    from manifests.signing import (SignedFile, Signer, SignerIdentity, propagate_file, sign_file, sign_into)
+if TYPE_CHECKING:  # the names below, for type checkers and editors
+    from manifests.credentials import (Credentials, TestCredentialFiles, aimark_home, create_test_credentials,
+                                       development_credentials, load_credentials)
+    from manifests.description import (GenerationDescription, Permission, PictureFingerprint, Rights, RightsHolder,
+                                       TrainingMining, Use, binding_value, file_digest, identifier_from_binding,
+                                       new_identifier, prompt_digest)
+    from manifests.labels import MUX_OPTIONS, AigcLabel, aigc_label, aigc_metadata, read_aigc, write_aigc
+    from manifests.manifest import FINGERPRINT_ASSERTION, WATERMARK_ALGORITHM, manifest_definition
+    from manifests.media import SUPPORTED_TYPES, VideoInfo, check_video
+    from manifests.notice import NOTICE_EN, NOTICE_ZH, Notice, Overlay
+    from manifests.reading import (Claims, Disclosure, Report, SignatureInfo, ValidationState, inspect_file,
+                                   validate_store)
+    from manifests.repository import ManifestRepository, Record, SQLiteRepository, embedded_store, stored_claims
+    from manifests.signing import SignedFile, Signer, SignerIdentity, propagate_file, sign_file, sign_into
 
 #: Where each name lives, imported on first use (PEP 562, as scikit-image and SciPy load theirs): the
 #: errors above are all a command that never signs needs, and importing every module here (C2PA,
 #: cryptography, fonts) was a quarter of a second of every ``aimark embed``.
 _EXPORTS = {
-    **dict.fromkeys(['Credentials', 'TestCredentialFiles', 'aimark_home', 'create_test_credentials', 'development_credentials', 'load_credentials'], 'manifests.credentials'),
-    **dict.fromkeys(['GenerationDescription', 'Permission', 'PictureFingerprint', 'Rights', 'RightsHolder', 'TrainingMining', 'Use', 'binding_value', 'file_digest', 'identifier_from_binding', 'new_identifier', 'prompt_digest'], 'manifests.description'),
-    **dict.fromkeys(['MUX_OPTIONS', 'AigcLabel', 'aigc_label', 'aigc_metadata', 'read_aigc', 'write_aigc'], 'manifests.labels'),
-    **dict.fromkeys(['FINGERPRINT_ASSERTION', 'WATERMARK_ALGORITHM', 'manifest_definition'], 'manifests.manifest'),
-    **dict.fromkeys(['SUPPORTED_TYPES', 'VideoInfo', 'check_video'], 'manifests.media'),
-    **dict.fromkeys(['NOTICE_EN', 'NOTICE_ZH', 'Notice', 'Overlay'], 'manifests.notice'),
-    **dict.fromkeys(['Claims', 'Disclosure', 'Report', 'SignatureInfo', 'ValidationState', 'inspect_file', 'validate_store'], 'manifests.reading'),
-    **dict.fromkeys(['ManifestRepository', 'Record', 'SQLiteRepository', 'embedded_store', 'stored_claims'], 'manifests.repository'),
-    **dict.fromkeys(['SignedFile', 'Signer', 'SignerIdentity', 'propagate_file', 'sign_file', 'sign_into'], 'manifests.signing'),
+    **dict.fromkeys(["Credentials", "TestCredentialFiles", "aimark_home", "create_test_credentials",
+                     "development_credentials", "load_credentials"], "manifests.credentials"),
+    **dict.fromkeys(["GenerationDescription", "Permission", "PictureFingerprint", "Rights", "RightsHolder",
+                     "TrainingMining", "Use", "binding_value", "file_digest", "identifier_from_binding",
+                     "new_identifier", "prompt_digest"], "manifests.description"),
+    **dict.fromkeys(["MUX_OPTIONS", "AigcLabel", "aigc_label", "aigc_metadata", "read_aigc", "write_aigc"],
+                    "manifests.labels"),
+    **dict.fromkeys(["FINGERPRINT_ASSERTION", "WATERMARK_ALGORITHM", "manifest_definition"], "manifests.manifest"),
+    **dict.fromkeys(["SUPPORTED_TYPES", "VideoInfo", "check_video"], "manifests.media"),
+    **dict.fromkeys(["NOTICE_EN", "NOTICE_ZH", "Notice", "Overlay"], "manifests.notice"),
+    **dict.fromkeys(["Claims", "Disclosure", "Report", "SignatureInfo", "ValidationState", "inspect_file",
+                     "validate_store"], "manifests.reading"),
+    **dict.fromkeys(["ManifestRepository", "Record", "SQLiteRepository", "embedded_store", "stored_claims"],
+                    "manifests.repository"),
+    **dict.fromkeys(["SignedFile", "Signer", "SignerIdentity", "propagate_file", "sign_file", "sign_into"],
+                    "manifests.signing"),
 }
 
 __all__ = sorted([*_EXPORTS, "CredentialError", "DescriptionError", "ManifestError", "MediaError",

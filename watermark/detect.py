@@ -462,12 +462,10 @@ class Detector:
         if self._shape is None:
             self._shape = still.shape
             self._moved = [False] * len(views)
-        span = self._spans.setdefault(0, _SpanSum([{} for _ in views]))
-        for number, (sums, view) in enumerate(zip(span.views, views)):
-            for wrap, image in view.items():
-                sums[wrap] = sums[wrap] + image if wrap in sums else image.astype(np.float32, copy=True)
+        received = [{wrap: image.astype(np.float32, copy=True) for wrap, image in view.items()} for view in views]
+        self._spans.setdefault(0, _SpanSum([{} for _ in views])).merge(_SpanSum(received, frames=1))
+        for number, view in enumerate(views):
             self._moved[number] = self._moved[number] or (number > 0 and bool(view))
-        span.frames += 1
         self._frames += 1
 
     def _merge_spans(self) -> None:
