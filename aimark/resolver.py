@@ -16,12 +16,16 @@ from dataclasses import dataclass
 from datetime import datetime
 from email.utils import parsedate_to_datetime
 from pathlib import Path
-from typing import Any, Iterator
+from typing import TYPE_CHECKING, Any, Iterator
 from urllib.parse import quote, urlsplit
 
-import httpx
-
 from aimark.errors import AimarkError
+
+if TYPE_CHECKING:
+    # Imported by the client that makes requests: httpx loads rich and its own command line, a
+    # tenth of a second of start-up that every `aimark stamp` into a local repository paid (the
+    # settings and the repository name this module for its tokens, errors and URL checks).
+    import httpx
 
 #: Media type of a manifest store (C2PA 2.2, the SBR API's ``/manifests`` answers).
 C2PA_MEDIA_TYPE = "application/c2pa"
@@ -110,6 +114,8 @@ class ResolverClient:
     """
 
     def __init__(self, url: str, *, token: str | None = None, timeout: float = DEFAULT_TIMEOUT) -> None:
+        import httpx
+
         self.url = check_url(url, token=token is not None)
         headers = {"Authorization": f"Bearer {token}"} if token else {}
         self._http = httpx.Client(base_url=self.url, headers=headers, timeout=timeout, follow_redirects=False,
@@ -117,6 +123,8 @@ class ResolverClient:
 
     def _request(self, method: str, path: str, *, limit: int = MAX_ANSWER_BYTES, **options: Any) -> httpx.Response:
         """The answer, read as it streams and cut off past ``limit`` bytes (a resolver cannot fill memory)."""
+        import httpx
+
         try:
             with self._http.stream(method, path, **options) as streamed:
                 body = bytearray()
@@ -147,6 +155,12 @@ class ResolverClient:
         except (ValueError, KeyError, TypeError):
             raise ResolverError(f"resolver {self.url} sent a matches answer that is not the API's JSON") from None
 
+    def _upload_timeout(self) -> httpx.Timeout:
+        """The client's timeouts, but waiting up to :data:`CONTENT_TIMEOUT` for an answer about uploaded content."""
+        import httpx
+
+        return httpx.Timeout(self._http.timeout.connect, read=max(CONTENT_TIMEOUT, self._http.timeout.read or 0))
+
     def by_binding(self, alg: str, value: str, *, max_results: int = 10) -> list[Match]:
         """Manifests registered for a soft binding (``GET /matches/byBinding``)."""
         return self._matches(self._request("GET", "/matches/byBinding",
@@ -164,9 +178,8 @@ class ResolverClient:
                     yield chunk
 
         size = Path(path).stat().st_size
-        timeout = httpx.Timeout(self._http.timeout.connect, read=max(CONTENT_TIMEOUT, self._http.timeout.read or 0))
         return self._matches(self._request("POST", "/matches/byContent", params={"maxResults": max_results},
-                                           content=chunks(), timeout=timeout,
+                                           content=chunks(), timeout=self._upload_timeout(),
                                            headers={"Content-Type": media_type, "Content-Length": str(size)}))
 
     def by_evidence(self, body: bytes, *, max_results: int = 10) -> list[Match]:
@@ -176,9 +189,8 @@ class ResolverClient:
         """
         from aimark import evidence
 
-        timeout = httpx.Timeout(self._http.timeout.connect, read=max(CONTENT_TIMEOUT, self._http.timeout.read or 0))
         return self._matches(self._request("POST", "/vendor/org.aimark/matches/byEvidence", content=body,
-                                           params={"maxResults": max_results}, timeout=timeout,
+                                           params={"maxResults": max_results}, timeout=self._upload_timeout(),
                                            headers={"Content-Type": evidence.MEDIA_TYPE}))
 
     def manifest(self, manifest_id: str) -> FetchedManifest:
