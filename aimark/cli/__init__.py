@@ -18,7 +18,9 @@ from aimark.cli.output import EXIT_USAGE
 COMMAND_MODULES = {
     **dict.fromkeys(["keygen", "embed", "detect", "sample"], "marking"),
     **dict.fromkeys(["sign", "inspect", "propagate", "certs"], "provenance"),
-    **dict.fromkeys(["stamp", "verify", "repository"], "pipeline"),
+    "stamp": "pipeline",
+    "verify": "verification",
+    "repository": "repository",
     **dict.fromkeys(["serve", "tokens"], "service"),
     "notice": "notices",
     "scan": "scan",
