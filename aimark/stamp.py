@@ -265,7 +265,7 @@ class Stamper:
                 source, encoded, frame_loop, settings=s.encoder(), metadata=manifests.aigc_metadata(label),
                 mux_options=MUX_OPTIONS, progress=progress, finished=finished)
             description = replace(description, fingerprint=sampler.fingerprint())  # signed with the rest
-            signed = manifests.sign_into(out, encoded, description, self.signer)
+            signed = manifests.sign_into(out, encoded, description, self.signer, encoded_frames=frames)
             store = embedded_store(out.temporary)
             if store is None:  # sign_into returned, so a manifest must be there
                 raise RuntimeError(f"signing wrote no manifest into '{out.temporary}'")

@@ -287,14 +287,17 @@ def sign_file(source: str | os.PathLike[str], destination: str | os.PathLike[str
 
 
 def sign_into(output: outputs.Output, source: str | os.PathLike[str], description: GenerationDescription,
-              signer: Signer | None = None, *, aigc: AigcLabel | None = None) -> SignedFile:
+              signer: Signer | None = None, *, aigc: AigcLabel | None = None,
+              encoded_frames: int | None = None) -> SignedFile:
     """Sign ``source`` into an open :class:`outputs.Output` without publishing it.
 
     For a pipeline that has one more step before the file may appear (aimark
     registers the manifest first, and publishes only if that succeeded).
-    The returned ``SignedFile.path`` is the output's destination.
+    The returned ``SignedFile.path`` is the output's destination. A pipeline
+    that encoded ``source`` itself gives the number of frames it encoded,
+    and the check counts them instead of decoding them again (:func:`check_video`).
     """
-    source, video = _prepare(source, output.destination)
+    source, video = _prepare(source, output.destination, encoded_frames=encoded_frames)
     signer = signer or Signer.development()
     labelled = output.scratch(source.suffix) if aigc is not None else source
     if aigc is not None:
@@ -335,13 +338,14 @@ def propagate_file(source: str | os.PathLike[str], destination: str | os.PathLik
     return SignedFile(out.destination, None, signer.identity, label, video)
 
 
-def _prepare(source: str | os.PathLike[str], destination: Path, signed: bool = False) -> tuple[Path, VideoInfo]:
+def _prepare(source: str | os.PathLike[str], destination: Path, signed: bool = False, *,
+             encoded_frames: int | None = None) -> tuple[Path, VideoInfo]:
     """Check the input before any work: the destination's container, a sound video, signed or not as needed."""
     source = Path(source)
     if media_type(destination, "output") != media_type(source):
         raise MediaError(f"'{destination}' names another container type than '{source}'; "
                          f"use the extension {source.suffix}")
-    video = check_video(source)
+    video = check_video(source, encoded_frames=encoded_frames)
     has_manifest = manifest_store(source) is not None
     if has_manifest and not signed:
         raise MediaError(f"'{source}' already carries Content Credentials; signing again would "

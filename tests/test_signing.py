@@ -20,6 +20,7 @@ from manifests import (
     Signer,
     SigningError,
     ValidationState,
+    check_video,
     create_test_credentials,
     development_credentials,
     inspect_file,
@@ -179,6 +180,20 @@ def test_truncated_video_is_refused_before_signing(tmp_path, faststart):
     with pytest.raises(MediaError, match="corrupt or truncated|truncated"):
         sign_file(truncated, tmp_path / "out.mp4", DESCRIPTION)
     assert leftovers(tmp_path, {"full.mp4", "truncated.mp4"}) == []
+
+
+@pytest.mark.parametrize("faststart", [False, True], ids=["index-last", "index-first"])
+def test_a_video_the_caller_encoded_is_counted_not_decoded_and_still_refused_when_cut(tmp_path, faststart):
+    """``aimark stamp`` signs its own encoder's output: the check counts the packets against the
+    frames encoded instead of decoding them again, and still refuses a file that lacks any."""
+    source = make_clip(tmp_path / "full.mp4", width=160, height=96, frames=50, faststart=faststart)
+    assert check_video(source, encoded_frames=50) == check_video(source)
+    with pytest.raises(MediaError, match="truncated: 50 of 51 video frames are in the file"):
+        check_video(source, encoded_frames=51)
+    truncated = tmp_path / "truncated.mp4"
+    truncated.write_bytes(source.read_bytes()[: source.stat().st_size * 2 // 3])
+    with pytest.raises(MediaError, match="corrupt or truncated|truncated"):
+        check_video(truncated, encoded_frames=50)
 
 
 def test_output_must_not_be_the_input(tmp_path, clip):
