@@ -101,8 +101,8 @@ def _refine(previous: np.ndarray, current: np.ndarray, shift: np.ndarray) -> tup
         if 2 * margin_x >= width - 8 or 2 * margin_y >= height - 8:
             return shift, 0.0
         inner = (slice(margin_y, height - margin_y), slice(margin_x, width - margin_x))
-        a = np.ascontiguousarray(_shifted(previous, shift / 2)[inner])
-        b = np.ascontiguousarray(_shifted(current, -shift / 2)[inner])
+        a = _shifted(previous, shift / 2)[inner]  # views: OpenCV reads strided rows, no copy needed
+        b = _shifted(current, -shift / 2)[inner]
         mean = cv2.add(a, b)  # twice the mean: the central differences at a quarter are the gradient
         gx = cv2.Sobel(mean, cv2.CV_32F, 1, 0, ksize=1, scale=0.25).ravel()
         gy = cv2.Sobel(mean, cv2.CV_32F, 0, 1, ksize=1, scale=0.25).ravel()
