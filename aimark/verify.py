@@ -357,14 +357,13 @@ def _picture_layer(path: Path, keys: Iterable[watermark.Key], keyframes: Sequenc
     (and, into ``accumulator``, the key-independent evidence a resolver's keys can search; into
     ``sampler``, the content fingerprint the notice search compares)."""
     unique = {key.key_id: key for key in [*keys, watermark.DEFAULT_KEY]}
-    detectors = [watermark.Detector(key) for key in unique.values()]
+    detector = watermark.Detector(list(unique.values()))
     signatures, times, kept = [], [], []
     wanted = sorted(keyframes)
     stream = watermark.EvidenceStream()
     for picture in read_pictures(path, progress=progress):
-        evidence = stream.add(picture)  # whitened once for every key
-        for detector in detectors:
-            detector.add_evidence(evidence)
+        evidence = stream.add(picture)  # whitened once, for every key and the accumulator
+        detector.add_evidence(evidence)
         if accumulator is not None:
             accumulator.add(evidence)
         signatures.append(fingerprint.frame_signature(picture.luma, bit_depth=picture.bit_depth))
@@ -376,7 +375,7 @@ def _picture_layer(path: Path, keys: Iterable[watermark.Key], keyframes: Sequenc
             wanted = [t for t in wanted if t > picture.time]
     frames = (np.array(signatures, np.float32).reshape(-1, fingerprint.GRID[0] * fingerprint.GRID[1]),
               np.array(times))
-    return tuple(detector.result() for detector in detectors), frames, tuple(kept)
+    return tuple(detector.results()), frames, tuple(kept)
 
 
 def _aigc(path: Path) -> manifests.AigcLabel | None:

@@ -89,6 +89,23 @@ def test_shared_evidence_gives_each_key_the_same_result(marked):
         assert (shared.identifier, shared.score, shared.detected) == (single.identifier, single.score, single.detected)
 
 
+def test_one_detector_of_several_keys_reads_each_as_alone(marked):
+    """The search shares what no key changes; each key's answer must be what it finds on its own."""
+    from watermark import Detector
+    other = Key.generate()
+    alone = [detect(marked, key) for key in (other, DEFAULT_KEY)]
+    both = Detector([other, DEFAULT_KEY])
+    for index, luma in enumerate(marked):
+        both.add(luma, time=index / 25)
+    results = both.results()
+    assert [r.key_id for r in results] == [other.key_id, DEFAULT_KEY.key_id]
+    for single, shared in zip(alone, results):
+        assert (shared.identifier, shared.score, shared.detected, shared.hypotheses) == (
+            single.identifier, single.score, single.detected, single.hypotheses)
+    assert not results[0].detected and results[1].identifier == f"{IDENTIFIER:016x}"
+    assert both.result().key_id == other.key_id  # result(): the first key's
+
+
 def test_the_pattern_travels_with_the_content(frames, marked):
     """A pan moves the pattern along with the picture (3 px left, 2 px up a frame in these frames),
     so that motion compensation predicts the mark instead of coding it again."""

@@ -224,6 +224,13 @@ def _spectrum(groups: dict[Wrap, np.ndarray], scale: float, flipped: bool, tile:
     return total
 
 
+def _filtered(spectrum: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Matched-filter output (the band the pattern fills) and its spectrum, from the folded evidence's spectrum:
+    the same for every key."""
+    spectrum = spectrum * _grid(TILE)[2]
+    return np.fft.irfft2(spectrum, s=(TILE, TILE)), spectrum
+
+
 class _Templates:
     """The key's synchronisation chips of every sign layout, in the Fourier domain of the tile."""
 
@@ -237,17 +244,11 @@ class _Templates:
         self.sync = np.conj(np.fft.rfft2(impulses)).astype(np.complex64)  # single precision: twice as fast
         self.sync_power = np.conj(np.fft.rfft2(np.abs(impulses[0])))
 
-    def filtered(self, spectrum: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Matched-filter output and its spectrum, from the folded evidence's spectrum."""
-        spectrum = spectrum * _grid(TILE)[2]
-        return np.fft.irfft2(spectrum, s=(TILE, TILE)), spectrum
-
-    def scores(self, spectrum: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """z for every sign layout and cyclic shift (layouts x TILE x TILE), and the matched-filter output."""
-        response, spectrum = self.filtered(spectrum)
+    def scores(self, response: np.ndarray, spectrum: np.ndarray) -> np.ndarray:
+        """z for every sign layout and cyclic shift (layouts x TILE x TILE), from :func:`_filtered`'s output."""
         numerators = np.fft.irfft2(spectrum.astype(np.complex64)[None] * self.sync, s=(TILE, TILE))
         power = np.fft.irfft2(np.fft.rfft2(response * response) * self.sync_power, s=(TILE, TILE))
-        return numerators / np.sqrt(np.maximum(power, 1e-12)), response
+        return numerators / np.sqrt(np.maximum(power, 1e-12))
 
     @staticmethod
     def cell_values(response: np.ndarray, shift: tuple[int, int], cells: np.ndarray) -> np.ndarray:
@@ -255,7 +256,7 @@ class _Templates:
         return response[(rows * WORKING_CELL + shift[0]) % TILE, (cols * WORKING_CELL + shift[1]) % TILE]
 
     def score_at(self, spectrum: np.ndarray, shift: tuple[int, int], number: int) -> float:
-        response, _ = self.filtered(spectrum)
+        response, _ = _filtered(spectrum)
         lay = self.layouts[number]
         values = self.cell_values(response, shift, lay.sync_cells)
         return float(values @ lay.sync_signs / max(np.linalg.norm(values), 1e-12))
@@ -310,6 +311,10 @@ def _comb_peaks(groups: dict[Wrap, np.ndarray], scales: np.ndarray, peaks: int) 
     maxima = [i for i in range(count) if lift[i] >= lift[max(0, i - 1)] and lift[i] >= lift[min(count - 1, i + 1)]]
     chosen = sorted(maxima, key=lambda i: -lift[i])[:peaks]
     return np.unique([j for i in chosen for j in range(max(0, i - _PEAK_WIDTH), min(count, i + _PEAK_WIDTH + 1))])
+
+
+#: A hypothesis the keyed search kept: (score, scale, mirrored, shift, matched-filter response).
+_Alignment = tuple[float, float, bool, tuple[int, int], np.ndarray]
 
 
 @dataclass(frozen=True)
@@ -383,6 +388,11 @@ class Detector:
     span, and when there would be more than ``max_spans`` spans, neighbours
     merge and the span length doubles.
 
+    Given several keys, it gathers the evidence once and shares every step of
+    the search that no key changes (the scale statistic, the folded
+    spectra and the matched filter): each further key adds only its
+    correlation with the chips, and :meth:`results` reads every key.
+
     ``scale_range`` bounds the scales searched (how much larger the pattern
     appears than where it was embedded). The default covers crops and
     reframing; a caller that knows the pictures were not reframed (a source
@@ -397,12 +407,15 @@ class Detector:
     >>> for luma, t in frames:                        # doctest: +SKIP
     ...     detector.add(luma, time=t)
     >>> detector.result().identifier                  # doctest: +SKIP
+    >>> provider, public = Detector([key, DEFAULT_KEY]).results()  # doctest: +SKIP
     """
 
-    def __init__(self, key: Key, *, span_seconds: float = 1.0, max_spans: int = 32,
+    def __init__(self, key: Key | Sequence[Key], *, span_seconds: float = 1.0, max_spans: int = 32,
                  max_false_alarm: float = MAX_FALSE_ALARM,
                  scale_range: tuple[float, float] = SCALE_RANGE, scale_peaks: int = SCALE_PEAKS) -> None:
-        self.key = key
+        self.keys: tuple[Key, ...] = (key,) if isinstance(key, Key) else tuple(key)
+        if not self.keys:
+            raise ValueError("a Detector needs at least one key")
         self.scale_range = scale_range
         self.scale_peaks = scale_peaks
         self.span_seconds = span_seconds
@@ -481,7 +494,11 @@ class Detector:
         self._spans = merged
 
     def result(self) -> Detection:
-        """Search the alignments and report the best one.
+        """What the first key found (the only one, for a detector of one key): :meth:`results` reads them all."""
+        return self.results()[0]
+
+    def results(self) -> list[Detection]:
+        """Search the alignments and report the best one for each key, in the order the keys were given.
 
         Two views of the evidence are searched when the content moved: moved
         back along the motion the detector measured (where the embedder put
@@ -490,17 +507,17 @@ class Detector:
         the key are the peaks of a key-independent statistic
         (:func:`_comb_peaks`); at each, both mirror images, every cyclic
         shift and every sign layout are tried, and the bound counts exactly
-        those hypotheses.
+        those hypotheses (the same for every key).
         """
-        templates = _templates(self.key)
+        templates = [_templates(key) for key in self.keys]
         if not self._spans:
-            return Detection(False, None, 1.0, 0, 0.0, 1.0, False, 0, self.key.key_id,
-                             seconds=clock.perf_counter() - self._started)
+            return [Detection(False, None, 1.0, 0, 0.0, 1.0, False, 0, key.key_id,
+                              seconds=clock.perf_counter() - self._started) for key in self.keys]
         scales = _scales(self.scale_range)
         hypotheses = 0
         views = [number for number, moved in enumerate(self._moved) if moved or number == 0]
-        # Per view and sign layout: the best (score, scale, mirrored, shift) found, and its response.
-        alignments: dict[tuple[int, int], tuple[float, float, bool, tuple[int, int], np.ndarray]] = {}
+        # Per key, per view and sign layout: the best (score, scale, mirrored, shift) found, and its response.
+        found: list[dict[tuple[int, int], _Alignment]] = [{} for _ in self.keys]
         for view in views:
             groups: dict[Wrap, np.ndarray] = {}
             for span in self._spans.values():
@@ -510,14 +527,22 @@ class Detector:
             hypotheses += 2 * len(chosen) * TILE * TILE * LAYOUTS
             for flipped in (False, True):
                 for index in chosen:
-                    scores, response = templates.scores(_spectrum(groups, scales[index], flipped))
-                    peaks = scores.reshape(LAYOUTS, -1).argmax(axis=1)
-                    for number in range(LAYOUTS):
-                        value = float(scores[number].flat[peaks[number]])
-                        if value > alignments.get((view, number), (-np.inf,))[0]:
-                            row, column = divmod(int(peaks[number]), TILE)
-                            alignments[(view, number)] = (value, float(scales[index]), flipped, (row, column),
-                                                          response)
+                    response, spectrum = _filtered(_spectrum(groups, scales[index], flipped))
+                    for alignments, template in zip(found, templates):
+                        scores = template.scores(response, spectrum)
+                        peaks = scores.reshape(LAYOUTS, -1).argmax(axis=1)
+                        for number in range(LAYOUTS):
+                            value = float(scores[number].flat[peaks[number]])
+                            if value > alignments.get((view, number), (-np.inf,))[0]:
+                                row, column = divmod(int(peaks[number]), TILE)
+                                alignments[(view, number)] = (value, float(scales[index]), flipped, (row, column),
+                                                              response)
+        return [self._detection(template, alignments, hypotheses, views)
+                for template, alignments in zip(templates, found)]
+
+    def _detection(self, templates: _Templates, alignments: dict[tuple[int, int], _Alignment], hypotheses: int,
+                   views: list[int]) -> Detection:
+        """One key's verdict from the best alignment its search found."""
         (view, number), (score, scale, flipped, shift, response) = max(alignments.items(), key=lambda a: a[1][0])
         identifier = templates.identifier(response, shift, number)
         probability = _false_alarm(score, hypotheses, identifier is not None)
@@ -533,7 +558,7 @@ class Detector:
             scale=scale,
             flipped=flipped,
             hypotheses=hypotheses,
-            key_id=self.key.key_id,
+            key_id=templates.key.key_id,
             spans=spans,
             seconds=clock.perf_counter() - self._started,
         )

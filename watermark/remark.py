@@ -21,7 +21,7 @@ from __future__ import annotations
 import os
 from typing import Callable, Iterable
 
-from watermark.detect import Detector, EvidenceStream
+from watermark.detect import Detector
 from watermark.errors import WatermarkError
 from watermark.keys import DEFAULT_KEY, Key
 from watermark.video import FrameTransform, Picture, chain
@@ -63,26 +63,23 @@ class ExistingMarks:
     def __init__(self, keys: Iterable[Key], source: str | os.PathLike[str], *,
                  seconds: float = CHECK_SECONDS) -> None:
         unique = {key.key_id: key for key in [*keys, DEFAULT_KEY]}
-        self._detectors = [Detector(key, scale_range=CHECK_SCALES, scale_peaks=CHECK_PEAKS)
-                           for key in unique.values()]
+        self._detector: Detector | None = Detector(list(unique.values()), scale_range=CHECK_SCALES,
+                                                   scale_peaks=CHECK_PEAKS)
         self._source = source
         self._seconds = seconds
-        self._stream = EvidenceStream()
 
     def __call__(self, picture: Picture) -> None:
-        if not self._detectors:
+        if self._detector is None:
             return
         if picture.time >= self._seconds:
             self.finish()
             return
-        evidence = self._stream.add(picture)  # whitened once for every key
-        for detector in self._detectors:
-            detector.add_evidence(evidence)
+        self._detector.add_picture(picture)  # whitened once for every key
 
     def finish(self) -> None:
         """Search what was gathered, once, and raise :class:`MarkedError` if a key finds a mark."""
-        detectors, self._detectors = self._detectors, []
-        found = [d for d in (detector.result() for detector in detectors) if d.detected]
+        detector, self._detector = self._detector, None
+        found = [d for d in (detector.results() if detector is not None else []) if d.detected]
         if found:
             d = max(found, key=lambda d: (d.identifier is not None, d.score))
             what = f"identifier {d.identifier}" if d.identifier else "an identifier too damaged to read"

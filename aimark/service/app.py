@@ -340,10 +340,9 @@ def create_app(config: ServiceConfig, repository: DatabaseRepository | None = No
         return await answer(detections, max_results)
 
     def search(views: evidence.Views) -> list[watermark.Detection]:
-        detectors = [watermark.Detector(key) for key in config.keys or (watermark.DEFAULT_KEY,)]
-        for detector in detectors:
-            detector.add_sums(views)
-        return [detector.result() for detector in detectors]
+        detector = watermark.Detector(config.keys or (watermark.DEFAULT_KEY,))
+        detector.add_sums(views)
+        return detector.results()
 
     @app.get("/manifests/{manifestId}", tags=["fetch"], operation_id="getManifestById", dependencies=reader,
                           responses={200: {"content": {C2PA_MEDIA_TYPE: {}}, "description": "The manifest store"},

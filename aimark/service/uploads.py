@@ -86,19 +86,16 @@ def detect_upload(path: Path, keys: Iterable[watermark.Key], *, max_seconds: flo
     UploadError
         413 when decoding takes longer than allowed, 400 when the video cannot be decoded.
     """
-    detectors = [watermark.Detector(key) for key in keys]
+    detector = watermark.Detector(list(keys))
     deadline = time.monotonic() + max_seconds
-    stream = watermark.EvidenceStream()
     try:
         for picture in read_pictures(path):
-            evidence = stream.add(picture)
-            for detector in detectors:
-                detector.add_evidence(evidence)
+            detector.add_picture(picture)
             if time.monotonic() > deadline:
                 raise UploadError(413, f"the video takes longer than the service's decoding limit of "
                                        f"{max_seconds:g} s; send a shorter excerpt")
     except watermark.WatermarkError as error:
         raise UploadError(400, "the upload cannot be decoded: "
                           + str(error).replace(f"'{path}'", "the upload").replace(str(path), "the upload")) from None
-    return [detector.result() for detector in detectors]
+    return detector.results()
 
