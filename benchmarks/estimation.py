@@ -66,21 +66,32 @@ def _band_limit(tile: np.ndarray) -> np.ndarray:
 
 def fold_video(path: Path) -> np.ndarray:
     """One marked video's tile estimate: whitened frames averaged over time, folded by the period."""
-    total: np.ndarray | None = None
-    frames = 0
+    return fold_segments(path, None)[0]
+
+
+def fold_segments(path: Path, seconds: float | None) -> dict[int, np.ndarray]:
+    """Tile estimates of each ``seconds`` of a marked video (segment number: tile; one segment when None)."""
+    sums: dict[int, np.ndarray] = {}
+    counts: dict[int, int] = {}
     for tf in decode(path):
         y = luma(tf.frame).astype(np.float32)
+        segment = 0 if seconds is None else int(tf.time // seconds)
         white = _whiten(y, cell_px(*y.shape))
-        total = white if total is None else total + white
-        frames += 1
-    if total is None:
+        sums[segment] = sums[segment] + white if segment in sums else white
+        counts[segment] = counts.get(segment, 0) + 1
+    if not sums:
         raise ValueError(f"{path} has no frames")
-    height, width = total.shape
+    return {segment: _fold(total / counts[segment]) for segment, total in sums.items()}
+
+
+def _fold(image: np.ndarray) -> np.ndarray:
+    """An image averaged modulo the tile period into one band-limited tile."""
+    height, width = image.shape
     period = TILE_CELLS * cell_px(height, width)
     rows = np.rint((np.arange(height) % period) / period * BINS).astype(int) % BINS
     cols = np.rint((np.arange(width) % period) / period * BINS).astype(int) % BINS
     index = (rows[:, None] * BINS + cols[None, :]).ravel()
-    sums = np.bincount(index, weights=total.ravel() / frames, minlength=BINS * BINS)
+    sums = np.bincount(index, weights=image.ravel(), minlength=BINS * BINS)
     counts = np.bincount(index, minlength=BINS * BINS)
     return _band_limit((sums / np.maximum(counts, 1)).reshape(BINS, BINS))
 
