@@ -267,41 +267,42 @@ class _MarkReader:
 
     def __init__(self, keys: Iterable[watermark.Key], first_seconds: float) -> None:
         unique = {key.key_id: key for key in [*keys, watermark.DEFAULT_KEY]}
-        self._detectors = [watermark.Detector(key) for key in unique.values()]
-        self._stream = watermark.EvidenceStream()
+        self._detector: watermark.Detector | None = watermark.Detector(list(unique.values()))
         self._first = first_seconds
         self._extended = False
         self.results: list[watermark.Detection] = []
 
     @property
     def reading(self) -> bool:
-        return bool(self._detectors)
+        return self._detector is not None
 
     def add(self, picture: watermark.Picture) -> None:
         if not self._extended and picture.time >= self._first:
             self._settle()
             self._extended = True
-            if not self._detectors:
-                return
-        evidence = self._stream.add(picture)  # whitened once for every key
-        for detector in self._detectors:
-            detector.add_evidence(evidence)
+        if self._detector is not None:
+            self._detector.add_picture(picture)
 
     def _settle(self) -> None:
-        """Keep the keys whose result is still in doubt; record the others'."""
+        """Keep reading for the keys whose result is still in doubt; record the others'."""
+        detector, self._detector = self._detector, None
+        if detector is None:
+            return
         doubtful = []
-        for detector in self._detectors:
-            result = detector.result()
+        for key, result in zip(detector.keys, detector.results()):
             if _in_doubt(result):
-                doubtful.append(detector)
+                doubtful.append(key)
             else:
                 self.results.append(result)
-        self._detectors = doubtful
+        if doubtful:
+            detector.keys = tuple(doubtful)
+            self._detector = detector
 
     def finish(self) -> list[watermark.Detection]:
         """Every key's detection."""
-        self.results += [detector.result() for detector in self._detectors]
-        self._detectors = []
+        if self._detector is not None:
+            self.results += self._detector.results()
+            self._detector = None
         return self.results
 
 

@@ -391,7 +391,10 @@ class Detector:
     Given several keys, it gathers the evidence once and shares every step of
     the search that no key changes (the scale statistic, the folded
     spectra and the matched filter): each further key adds only its
-    correlation with the chips, and :meth:`results` reads every key.
+    correlation with the chips, and :meth:`results` reads every key. The
+    evidence is the same for every key, so a caller may narrow ``keys``
+    between two reads (``aimark scan`` stops searching the keys it has
+    settled after the first seconds).
 
     ``scale_range`` bounds the scales searched (how much larger the pattern
     appears than where it was embedded). The default covers crops and
