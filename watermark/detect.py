@@ -393,8 +393,8 @@ class Detector:
     spectra and the matched filter): each further key adds only its
     correlation with the chips, and :meth:`results` reads every key. The
     evidence is the same for every key, so a caller may narrow ``keys``
-    between two reads (``aimark scan`` stops searching the keys it has
-    settled after the first seconds).
+    between two reads (to stop searching keys it has settled after the
+    first seconds, say).
 
     ``scale_range`` bounds the scales searched (how much larger the pattern
     appears than where it was embedded). The default covers crops and
