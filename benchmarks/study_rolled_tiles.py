@@ -154,9 +154,7 @@ def read(path: Path, key: Any, seconds: float | None) -> Reading:
             identifier, score = found.identifier, found.score
         else:
             score, value, hypotheses = _rolled_search(detector, seconds)
-            bound = detect_module._false_alarm(score, hypotheses, value is not None)
-            sync_alone = detect_module._false_alarm(score, hypotheses, False)
-            detected = bound <= detect_module.MAX_FALSE_ALARM and sync_alone <= detect_module.MAX_SYNC_FALSE_ALARM
+            _, detected = detect_module._verdict(score, hypotheses, value is not None, detect_module.MAX_FALSE_ALARM)
             identifier = f"{value:016x}" if detected and value is not None else None
     return Reading(identifier, round(score, 2), round(t["s"], 1))
 

@@ -381,6 +381,14 @@ def _false_alarm(score: float, hypotheses: int, with_identifier: bool) -> float:
     return math.exp(min(0.0, log_p))
 
 
+def _verdict(score: float, hypotheses: int, with_identifier: bool, max_false_alarm: float) -> tuple[float, bool]:
+    """The false-alarm bound of the best hypothesis, and whether it is a detection: the bound at most
+    ``max_false_alarm`` and the synchronisation significant on its own (:data:`MAX_SYNC_FALSE_ALARM`)."""
+    probability = _false_alarm(score, hypotheses, with_identifier)
+    sync_alone = _false_alarm(score, hypotheses, False)
+    return probability, probability <= max_false_alarm and sync_alone <= max(MAX_SYNC_FALSE_ALARM, max_false_alarm)
+
+
 class Detector:
     """Streaming detector: feed frames with :meth:`add`, then call :meth:`result`.
 
@@ -548,9 +556,7 @@ class Detector:
         """One key's verdict from the best alignment its search found."""
         (view, number), (score, scale, flipped, shift, response) = max(alignments.items(), key=lambda a: a[1][0])
         identifier = templates.identifier(response, shift, number)
-        probability = _false_alarm(score, hypotheses, identifier is not None)
-        sync_alone = _false_alarm(score, hypotheses, False)
-        detected = probability <= self.max_false_alarm and sync_alone <= max(MAX_SYNC_FALSE_ALARM, self.max_false_alarm)
+        probability, detected = _verdict(score, hypotheses, identifier is not None, self.max_false_alarm)
         spans = self._span_scores(templates, {v: alignments[(v, number)][1:4] for v in views}, number, detected)
         return Detection(
             detected=detected,
