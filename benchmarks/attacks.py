@@ -199,15 +199,24 @@ def crop_71_rescale(src: Path, dst: Path) -> str:
     return ""
 
 
-def excerpt_2s_middle(src: Path, dst: Path) -> str:
-    """Cut the 2 seconds around the middle of the clip (timestamps [mid-1, mid+1))."""
+def _excerpt(src: Path, dst: Path, seconds: float) -> str:
     span = video_span(src)
-    if span <= 2.0:
+    if span <= seconds:
         transform_video(src, dst)
         return f"clip is {span:.1f} s: the excerpt is the whole clip"
     mid = span / 2
-    transform_video(src, dst, window=(mid - 1.0, mid + 1.0))
+    transform_video(src, dst, window=(mid - seconds / 2, mid + seconds / 2))
     return ""
+
+
+def excerpt_2s_middle(src: Path, dst: Path) -> str:
+    """Cut the 2 seconds around the middle of the clip (timestamps [mid-1, mid+1))."""
+    return _excerpt(src, dst, 2.0)
+
+
+def excerpt_1s_middle(src: Path, dst: Path) -> str:
+    """Cut the second around the middle of the clip (timestamps [mid-0.5, mid+0.5)): a 1-second clip."""
+    return _excerpt(src, dst, 1.0)
 
 
 def fps_24(src: Path, dst: Path) -> str:
@@ -284,15 +293,24 @@ def hflip(src: Path, dst: Path) -> str:
     return ""
 
 
-def rotate5_crop(src: Path, dst: Path) -> str:
-    """Rotate 5 degrees about the centre and zoom in just enough to crop the black corners (output at the original size)."""
+def _rotate_crop(src: Path, dst: Path, degrees: float) -> str:
     w, h = _size(src)
-    theta = math.radians(5)
+    theta = math.radians(degrees)
     c, s = math.cos(theta), math.sin(theta)
     zoom = 1.0 / min(w / (w * c + h * s), h / (w * s + h * c))
-    m = cv2.getRotationMatrix2D((w / 2, h / 2), 5, zoom)
+    m = cv2.getRotationMatrix2D((w / 2, h / 2), degrees, zoom)
     transform_video(src, dst, transform=lambda rgb: cv2.warpAffine(rgb, m, (w, h), flags=cv2.INTER_LINEAR))
     return f"zoom x{zoom:.3f}"
+
+
+def rotate2_crop(src: Path, dst: Path) -> str:
+    """Rotate 2 degrees about the centre and zoom in just enough to crop the black corners (output at the original size)."""
+    return _rotate_crop(src, dst, 2.0)
+
+
+def rotate5_crop(src: Path, dst: Path) -> str:
+    """Rotate 5 degrees about the centre and zoom in just enough to crop the black corners (output at the original size)."""
+    return _rotate_crop(src, dst, 5.0)
 
 
 def rotate5_black(src: Path, dst: Path) -> str:
@@ -380,10 +398,12 @@ ATTACKS: tuple[Attack, ...] = (
     Attack("h265_crf32", h265_crf32, TARGET, H265_CRF32),
     Attack("h264_crf40", h264_crf40, STRETCH, Encoder(crf=40)),
     Attack("hflip", hflip, STRETCH),
+    Attack("rotate2_crop", rotate2_crop, STRETCH),
     Attack("rotate5_crop", rotate5_crop, STRETCH),
     Attack("rotate5_black", rotate5_black, STRETCH),
     Attack("reframe_9x16", reframe_9x16, STRETCH),
     Attack("caption_box", caption_box, STRETCH),
+    Attack("excerpt_1s_middle", excerpt_1s_middle, STRETCH),
 )
 
 #: The few attacks of a ``--quick`` run: codec, scale, crop, time and the combination.
