@@ -221,7 +221,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     p = parser(__doc__.splitlines()[0])
     p.add_argument("--attacks", help="comma-separated attack names (default: all)")
     p.add_argument("--clips", help="comma-separated source names, e.g. bbb,kivy")
-    p.add_argument("--keep", action="store_true", help="keep attacked files in benchmarks/work")
+    p.add_argument("--keep", action="store_true",
+                   help="keep attacked files in benchmarks/work, with the run's key (key.json) to read them again")
     args = p.parse_args(argv)
 
     wm = load_watermark()
@@ -240,6 +241,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     }, watermark=wm)
     work = WORK_DIR / "robustness"
     shutil.rmtree(work / system.name, ignore_errors=True)
+    if args.keep:  # a later detector can read the same files again
+        (work / system.name).mkdir(parents=True)
+        system.key.save(work / system.name / "key.json")
     records = sweep(system, clips, attacks, work, keep=args.keep)
 
     rows = summary(records, attacks)
