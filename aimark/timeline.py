@@ -14,7 +14,7 @@ import numpy as np
 import watermark
 
 #: A span scoring at least this at the video's alignment still carries the mark, weakly:
-#: without the mark, P(score >= 3) <= exp(-4.5) ~ 1 % (the detector's Hoeffding bound, one
+#: without the mark, P(score >= 3) <= 0.4 % (the detector's bound, ``watermark.detect``, one
 #: hypothesis per span), while footage without the mark scores near 0. Below it, a span
 #: counts as unmarked.
 WEAK_SCORE = 3.0

@@ -542,12 +542,19 @@ def false_alarms(wm: Any, videos: dict[str, tuple[list[np.ndarray], float]], key
     MAX_FALSE_ALARM = detect.MAX_FALSE_ALARM
     CRC_PASS_PROBABILITY = sys.modules[wm.format_identifier.__module__].CRC_PASS_PROBABILITY
 
+    def needed(hypotheses: float, probability: float) -> float:
+        """The score at which ``hypotheses`` reach a bound of ``probability``: the detector's own tail where it has
+        one (``score_needed``), Hoeffding's for a mark version before it."""
+        if hasattr(detect, "score_needed"):
+            return detect.score_needed(hypotheses, probability)
+        return math.sqrt(2 * math.log(hypotheses / probability))
+
     def needed_with_crc(hypotheses: int) -> float:
         """The score a detection with an identifier needs: the CRC-aided bound, and the synchronisation alone where
         the detector also demands that (``MAX_SYNC_FALSE_ALARM``)."""
-        score = math.sqrt(2 * math.log(hypotheses * CRC_PASS_PROBABILITY / MAX_FALSE_ALARM))
+        score = needed(hypotheses * CRC_PASS_PROBABILITY, MAX_FALSE_ALARM)
         sync_alone = getattr(detect, "MAX_SYNC_FALSE_ALARM", None)
-        return max(score, math.sqrt(2 * math.log(hypotheses / sync_alone))) if sync_alone else score
+        return max(score, needed(hypotheses, sync_alone)) if sync_alone else score
 
     rows = []
     for name, (frames, fps) in videos.items():
@@ -566,7 +573,7 @@ def false_alarms(wm: Any, videos: dict[str, tuple[list[np.ndarray], float]], key
                      "keys": keys, "max_score": round(max(scores), 2),
                      "median_score": round(float(np.median(scores)), 2), "detected": detected,
                      "score_needed_with_crc": round(needed_with_crc(hypotheses), 2),
-                     "score_needed_without_crc": round(math.sqrt(2 * math.log(hypotheses / MAX_FALSE_ALARM)), 2)})
+                     "score_needed_without_crc": round(needed(hypotheses, MAX_FALSE_ALARM), 2)})
         log(f"false alarms {name}: max score {rows[-1]['max_score']}, detected {detected}/{keys}")
     return rows
 

@@ -1,5 +1,9 @@
 """The mark on frame arrays: invisible enough, found, and never imagined."""
 
+import importlib
+import itertools
+import math
+
 import cv2
 import numpy as np
 import pytest
@@ -8,6 +12,7 @@ from conftest import textured_frames
 from watermark import DEFAULT_KEY, Key, detect, embed, embed_frames
 
 IDENTIFIER = 0x0123456789ABCDEF
+detection = importlib.import_module("watermark.detect")  # the module (``watermark.detect`` is also the function)
 
 
 @pytest.fixture(scope="module")
@@ -48,6 +53,26 @@ def test_unmarked_is_not_detected(frames):
 def test_other_key_does_not_detect(marked):
     result = detect(marked, Key.generate())
     assert not result.detected and result.identifier is None
+
+
+@pytest.mark.parametrize("weights", [[1.0], [1, 1], [1, 1, 1], [3, 1, 1, 1], [2, 2, 1], [1] * 10])
+def test_the_false_alarm_tail_holds_for_every_weighting_of_random_signs(weights):
+    """Without the key's mark a score is a sum of random signs weighted by the evidence (unit norm): the tail the
+    bound uses must hold for every weighting, including the few-term sums where its constant is exactly reached."""
+    a = np.asarray(weights, float) / np.linalg.norm(weights)
+    sums = np.array([a @ signs for signs in itertools.product((-1.0, 1.0), repeat=len(a))])
+    for t in [*np.linspace(0.05, 3.2, 64), math.sqrt(2)]:
+        exact = np.mean(sums >= t - 1e-9)
+        assert exact <= math.exp(detection._log_tail(t)) + 1e-9, (t, exact)
+
+
+def test_the_tail_is_tighter_than_hoeffding_where_detection_is_decided():
+    for z in (6.0, 6.5, 7.0):
+        assert math.exp(detection._log_tail(z)) < math.exp(-z * z / 2) / 4
+    hypotheses = 70_778_880  # two views, 30 scales, mirror images, 96 x 96 shifts, 64 layouts
+    needed = detection.score_needed(hypotheses, detection.MAX_SYNC_FALSE_ALARM)
+    assert needed < math.sqrt(2 * math.log(hypotheses / detection.MAX_SYNC_FALSE_ALARM)) - 0.2
+    assert detection._false_alarm(needed, hypotheses, False) == pytest.approx(detection.MAX_SYNC_FALSE_ALARM, rel=1e-6)
 
 
 def test_ten_bit_planes():

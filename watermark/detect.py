@@ -30,14 +30,19 @@ The score of a hypothesis is ``z = sum(s_c * y_c) / sqrt(sum(y_c**2))`` over
 the synchronisation cells ``c``, with ``y`` the matched-filter output and
 ``s_c`` the layout's chips. For any video not marked with this key the chips
 are independent of ``y`` and of the scales the first stage chose (which
-never saw the key), so Hoeffding's inequality gives ``P(z >= t) <=
-exp(-t**2 / 2)`` for each hypothesis tried, whatever the content. The
+never saw the key): given the evidence, ``z`` is a sum of random signs with
+weights of unit norm, whatever the content. For such sums Hoeffding's
+inequality gives ``P(z >= t) <= exp(-t**2 / 2)``, and Bentkus and
+Dzindzalieta's (Bernoulli 21(2), 2015) ``P(z >= t) <= c P(N(0, 1) >= t)``,
+``c = 1 / (4 P(N(0, 1) >= sqrt 2)) ~ 3.18`` the smallest constant for which
+it holds; the smaller of the two bounds each hypothesis tried (the second
+is five times tighter at the scores that decide, 6 to 7). The
 payload chips are disjoint from the synchronisation chips; the list decoder
 accepts noise with probability at most ``8 * 2**-24`` (see
 :mod:`watermark.payload`), and the identifier it returns must be one that
 the layout found carries (probability 1/64 for noise). So the probability of
-a false detection is at most ``hypotheses * exp(-z**2 / 2) * 8 * 2**-24 /
-64`` with an identifier, or without the last two factors when the
+a false detection is at most ``hypotheses * tail(z) * 8 * 2**-24 / 64``
+with an identifier, or without the last two factors when the
 identifier cannot be read, ``hypotheses`` counting what the second stage
 tried (views x scales x 2 x 96 x 96 x 64). That is the number reported. A
 detection with an identifier also needs the synchronisation alone to be
@@ -374,8 +379,37 @@ class Detection:
         return {"detected": data.pop("detected"), "identifier": data.pop("identifier"), **data}
 
 
+#: The smallest ``c`` with ``P(sum a_i e_i >= t) <= c P(N(0, 1) >= t)`` for random signs ``e_i`` and
+#: ``sum a_i**2 <= 1`` (Bentkus and Dzindzalieta 2015): ``1 / (4 P(N(0, 1) >= sqrt 2))``, 3.178.
+_SIGN_SUM_CONSTANT = 1.0 / (2.0 * math.erfc(1.0))
+
+
+def _log_tail(score: float) -> float:
+    """Log of a bound on ``P(z >= score)`` for one hypothesis of a video without the key's mark (module docstring):
+    the smaller of Hoeffding's and Bentkus and Dzindzalieta's, never above 0."""
+    if score <= 0:
+        return 0.0
+    gaussian = 0.5 * math.erfc(score / math.sqrt(2.0))
+    if gaussian > 0:
+        log_gaussian = math.log(gaussian)
+    else:  # beyond double precision (z > 37): Mills' ratio, P(N >= t) <= pdf(t) / t
+        log_gaussian = -score * score / 2 - math.log(score * math.sqrt(2 * math.pi))
+    return min(0.0, -score * score / 2, math.log(_SIGN_SUM_CONSTANT) + log_gaussian)
+
+
+def score_needed(hypotheses: float, probability: float) -> float:
+    """The synchronisation score at which ``hypotheses`` searched have a false-alarm bound of ``probability``
+    (without the identifier's factors): the smallest ``z`` with ``hypotheses * tail(z) <= probability``."""
+    target = math.log(probability) - math.log(hypotheses)
+    low, high = 0.0, math.sqrt(2 * max(-target, 0.0)) + 1e-9  # Hoeffding's score: the tail is at most its bound
+    for _ in range(60):
+        middle = (low + high) / 2
+        low, high = (low, middle) if _log_tail(middle) <= target else (middle, high)
+    return high
+
+
 def _false_alarm(score: float, hypotheses: int, with_identifier: bool) -> float:
-    log_p = math.log(hypotheses) - score * score / 2
+    log_p = math.log(hypotheses) + _log_tail(score)
     if with_identifier:  # the CRC passed, and the identifier is one the sign layout found carries
         log_p += math.log(CRC_PASS_PROBABILITY / LAYOUTS)
     return math.exp(min(0.0, log_p))
@@ -581,7 +615,7 @@ class Detector:
         stretch is then aligned in one view or the other. One hypothesis per
         span and view.
         """
-        threshold = math.sqrt(2 * math.log(len(self._spans) * len(alignments) / self.max_false_alarm))
+        threshold = score_needed(len(self._spans) * len(alignments), self.max_false_alarm)
         spans = []
         for index in sorted(self._spans):
             span = self._spans[index]
