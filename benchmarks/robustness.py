@@ -244,13 +244,25 @@ def notes(records: Sequence[Record], attacks: Sequence[Attack]) -> str:
     return "\n".join(lines)
 
 
+def _correct_reads(records: Sequence[Record]) -> list[str]:
+    """The line under the table: the weakest correct read, and the largest bound among them."""
+    correct = [r.reading for r in records if r.ok]
+    if not correct:
+        return []
+    worst = max(correct, key=lambda x: x.false_alarm_probability or 0.0)
+    return [f"Among the {len(correct)} correct reads: lowest score "
+            f"{min(x.score for x in correct if x.score is not None):.2f}, largest computed "
+            f"false-alarm bound {worst.false_alarm_probability:.3g}.", ""]
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     p = parser(__doc__.splitlines()[0])
     p.add_argument("--attacks", help="comma-separated attack names (default: all)")
     p.add_argument("--clips", help="comma-separated source names, e.g. bbb,kivy")
     mode = p.add_mutually_exclusive_group()
     mode.add_argument("--keep", action="store_true",
-                      help="keep attacked files in benchmarks/work, with the run's key (key.json) to read them again")
+                      help="keep attacked files in benchmarks/work/robustness/kept, with the run's key (key.json), to read them "
+                           "again; other runs never touch them")
     mode.add_argument("--reread", action="store_true",
                       help="read the files a --keep run left again (the detector changed, nothing else)")
     args = p.parse_args(argv)
@@ -259,7 +271,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     names = args.clips.split(",") if args.clips else None
     clips = load_clips(quick=args.quick, names=names) + made_clips(quick=args.quick, names=names)
     attacks = attack_catalogue.select(args.attacks, quick=args.quick)
-    work = WORK_DIR / "robustness"
+    # A --keep run's files live apart from the scratch files of other runs, which are wiped at the start.
+    work = WORK_DIR / "robustness" / ("kept" if args.keep or args.reread else "scratch")
     key, kept, origin = kept_run(wm, work / Aimark.name, args.out) if args.reread else (None, None, None)
     system = Aimark(wm, key)
     run = Run("robustness", args, {
@@ -294,6 +307,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         "",
         render(records, clips, attacks),
         "",
+        *_correct_reads(records),
         f"Target attacks below the target: {', '.join(failing) if failing else 'none'}. "
         f"Confident wrong identifiers: {len(wrong)}.",
         "",
@@ -302,13 +316,6 @@ def main(argv: Sequence[str] | None = None) -> None:
     timing = sum(r.attack_seconds for r in records)
     reading = sum(r.reading.seconds for r in records)
     md.append(f"\nTime: attacks {timing:.0f} s, detection {reading:.0f} s.")
-    correct = [r.reading for r in records if r.ok]
-    if correct:
-        worst = max(correct, key=lambda x: x.false_alarm_probability or 0.0)
-        md.insert(5, f"Among the {len(correct)} correct reads: lowest score "
-                     f"{min(x.score for x in correct if x.score is not None):.2f}, largest computed "
-                     f"false-alarm bound {worst.false_alarm_probability:.3g}.")
-        md.insert(6, "")
     run.write({"summary": rows, "records": [r.to_dict() for r in records]}, "\n".join(md))
 
 
