@@ -33,8 +33,10 @@ def test_embed_keeps_shape_dtype_and_input(frames):
 
 
 def test_mark_is_weak(frames, marked):
+    """A clean pan over texture: the pattern follows it, so it gets a still picture's mark times
+    :data:`watermark.mask.STILL_GAIN` (about 40.5 dB without the gain)."""
     error = np.mean([(m.astype(float) - f) ** 2 for m, f in zip(marked, frames)])
-    assert 10 * np.log10(255**2 / error) > 40
+    assert 10 * np.log10(255**2 / error) > 38.5
 
 
 def test_detects_identifier(marked):

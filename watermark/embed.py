@@ -2,7 +2,8 @@
 
 In a video the pattern travels with the content wherever the content moves
 as one piece (:mod:`watermark.motion`), so that motion compensation predicts
-it with the content instead of coding it again in every frame.
+it with the content instead of coding it again in every frame, and where the
+content moves otherwise, the pattern is weaker (:class:`watermark.mask.VideoMask`).
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import cv2
 import numpy as np
 
 from watermark.keys import DEFAULT_KEY, Key
-from watermark.mask import amplitude
+from watermark.mask import VideoMask, amplitude
 from watermark.motion import MotionTracker
 from watermark.pattern import moved
 from watermark.payload import format_identifier, parse_identifier
@@ -42,7 +43,8 @@ def _bit_depth(luma: np.ndarray, bit_depth: int | None) -> int:
 
 
 def embed(luma: np.ndarray, key: Key, identifier: int, *, strength: float = 1.0,
-          bit_depth: int | None = None, offset: tuple[float, float] = (0.0, 0.0)) -> np.ndarray:
+          bit_depth: int | None = None, offset: tuple[float, float] = (0.0, 0.0),
+          mask: np.ndarray | None = None) -> np.ndarray:
     """Mark one luma plane.
 
     Parameters
@@ -61,6 +63,9 @@ def embed(luma: np.ndarray, key: Key, identifier: int, *, strength: float = 1.0,
         How far, in pixels (x, y), the content has travelled since the
         video's first frame (:class:`watermark.motion.MotionTracker`); the
         pattern travels with it.
+    mask : numpy.ndarray of float32, shape (H, W), optional
+        The amplitude per pixel, in the plane's units; :func:`watermark.mask.amplitude`
+        of ``luma`` when omitted (a video's pictures get :class:`watermark.mask.VideoMask`'s).
 
     Returns
     -------
@@ -77,7 +82,9 @@ def embed(luma: np.ndarray, key: Key, identifier: int, *, strength: float = 1.0,
     """
     depth = _bit_depth(luma, bit_depth)
     pattern = moved(key, identifier, *luma.shape, offset=(float(offset[0]), float(offset[1])))
-    delta = cv2.multiply(amplitude(luma, bit_depth=depth), pattern, scale=strength)
+    if mask is None:
+        mask = amplitude(luma, bit_depth=depth)
+    delta = cv2.multiply(mask, pattern, scale=strength)
     if luma.dtype == np.uint8:
         return cv2.add(luma, delta, dtype=cv2.CV_8U)
     marked = cv2.add(luma, delta, dtype=cv2.CV_16U)
@@ -101,16 +108,19 @@ def marker(key: Key, identifier: int | str, *, strength: float = 1.0) -> FrameTr
     """A frame transform for :func:`watermark.video.transcode` that marks luma.
 
     Lets a pipeline mark in the same pass as its other frame work. It
-    follows the content's motion from frame to frame, so use one marker per
-    video, with the pictures in display order.
+    follows the content's motion from frame to frame (and lowers the mark
+    where the content moves otherwise), so use one marker per video, with
+    the pictures in display order.
     """
     value = parse_identifier(identifier) if isinstance(identifier, str) else identifier
-    tracker = MotionTracker()
+    tracker, video_mask = MotionTracker(), VideoMask()
 
     def mark(picture: Picture) -> None:
-        offset = tracker.update_picture(picture)
+        travelled = tracker.update_picture(picture)
+        offset = (float(travelled[0]), float(travelled[1]))
         picture.luma[...] = embed(picture.luma, key, value, strength=strength, bit_depth=picture.bit_depth,
-                                  offset=(offset[0], offset[1]))
+                                  offset=offset, mask=video_mask.amplitude(picture.luma, offset,
+                                                                          bit_depth=picture.bit_depth))
 
     return mark
 
@@ -120,8 +130,8 @@ def embed_frames(frames: Iterable[np.ndarray], key: Key, identifier: int | str, 
     """Mark a video given as luma planes, in display order (arrays in, arrays out).
 
     Unlike calling :func:`embed` on each plane, the pattern travels with the
-    content's motion, as :func:`embed_file` makes it, which is what the
-    detector expects of a video.
+    content's motion and is lowered where the content moves otherwise, as
+    :func:`embed_file` makes it, which is what the detector expects of a video.
 
     Examples
     --------
