@@ -9,7 +9,10 @@ another. This study draws the shipped design's operating curve, so that a
 candidate can be placed against it rather than against one point:
 
 - ``shipped xS``: ``watermark.embed_file`` at strength S (0.5, 0.7, 1.0, 1.4):
-  the curve a user moves along with ``--strength``;
+  the curve a user moves along with ``--strength``. The committed results
+  were measured before the mark took this study's advice: their 'shipped'
+  is the picture mask alone, and the shipped mark is now 'moving x0.5, 1.2'
+  (:class:`watermark.mask.VideoMask`);
 - ``moving x0.3, S``: the shipped mark, its amplitude lowered to 0.3 where the
   content changes from the previous frame beyond the motion the shipped
   tracker follows (the blurred absolute difference, 180 lines, over 3 levels),
