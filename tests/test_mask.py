@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from conftest import textured_frames
-from watermark.mask import MOVING_SHARE, STILL_GAIN, VideoMask, amplitude
+from watermark.mask import MOVING_SHARE, STILL_GAIN, VideoMask, amplitude, moving_share
 
 
 @pytest.fixture(scope="module")
@@ -61,3 +61,9 @@ def test_amplitude_comes_back_gradually_when_motion_stops(background):
               / STILL_GAIN for _ in range(12)]
     assert shares[0] < (1 + MOVING_SHARE) / 2 and all(b > a for a, b in zip(shares, shares[1:]))
     assert shares[-1] > 0.9
+
+
+def test_small_pictures_keep_more_of_the_mark_where_content_moves():
+    """Under 288 lines the cell stops shrinking, so the picture holds fewer cells and less evidence."""
+    assert moving_share(360, 640) == moving_share(1080, 1920) == MOVING_SHARE
+    assert MOVING_SHARE < moving_share(272, 480) < moving_share(240, 320) < moving_share(144, 176) < 1.0

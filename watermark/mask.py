@@ -23,6 +23,8 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
+from watermark.pattern import CELLS_PER_SHORT_SIDE, cell_size
+
 #: Amplitude per unit of local standard deviation, in 8-bit luma levels.
 TEXTURE_GAIN = 0.22
 #: Amplitude in flat areas and the cap in busy ones, in 8-bit luma levels.
@@ -81,6 +83,20 @@ def _full_size(reduced: np.ndarray, shape: tuple[int, int], bit_depth: int) -> n
 #: rendition; 1.4 and 0.3 saved a little more on the bikes clip (1.63x the plain encode's bits against
 #: 1.69x) but cost meca and the screen recording 1 dB of PSNR-Y; 1 and 0.3 lost the bikes clip's CRF 35 read.
 STILL_GAIN, MOVING_SHARE = 1.2, 0.5
+#: The share is for pictures that hold the design's cells (96 across the shorter side). The mark's evidence
+#: per frame grows with the cells a picture holds, and under 288 lines the cell stops shrinking at 3
+#: pixels, so a smaller picture holds fewer and has less margin to give away: there the share rises
+#: towards 1 with the cells missing (the 176x144 carphone clip, a quarter of the cells, lost its reads
+#: after x264 CRF 23, a downscale, +20 brightness and VP9 at 0.5; it gets 0.875).
+
+
+def moving_share(height: int, width: int) -> float:
+    """The share of the still amplitude left where the content moves, for a picture of this size."""
+    cell = cell_size(height, width)
+    held = (height / cell) * (width / cell) / (CELLS_PER_SHORT_SIDE ** 2 * max(height, width) / min(height, width))
+    return 1.0 - (1.0 - MOVING_SHARE) * min(1.0, held)
+
+
 #: Where change is measured: shorter side of the copy, blur (pixels there), and the mean absolute change
 #: (8-bit levels, after the blur) counted as moving: well above film grain, which the copy averages away.
 _CHANGE_SIDE, _CHANGE_BLUR, _CHANGE_LEVELS = 180, 2.0, 3.0
@@ -116,7 +132,7 @@ class VideoMask:
         return _full_size(reduced * (STILL_GAIN * still), luma.shape, bit_depth)
 
     def _stillness(self, luma: np.ndarray, offset: np.ndarray, bit_depth: int) -> np.ndarray:
-        """Per pixel of the change copy: 1 where the content stayed still, :data:`MOVING_SHARE` where it moved."""
+        """Per pixel of the change copy: 1 where the content stayed still, :func:`moving_share` where it moved."""
         ratio = _CHANGE_SIDE / min(luma.shape)
         size = (max(1, round(luma.shape[1] * ratio)), max(1, round(luma.shape[0] * ratio)))
         small = cv2.resize(luma, size, interpolation=cv2.INTER_AREA).astype(np.float32)
@@ -129,7 +145,8 @@ class VideoMask:
             previous = cv2.warpAffine(self._previous, np.float32([[1, 0, step[0]], [0, 1, step[1]]]),
                                       size, borderMode=cv2.BORDER_REPLICATE)
             change = cv2.GaussianBlur(cv2.absdiff(small, previous), (0, 0), _CHANGE_BLUR)
-            target = cv2.GaussianBlur(np.where(change > _CHANGE_LEVELS, MOVING_SHARE, 1.0).astype(np.float32),
+            share = moving_share(*luma.shape)
+            target = cv2.GaussianBlur(np.where(change > _CHANGE_LEVELS, share, 1.0).astype(np.float32),
                                       (0, 0), _CHANGE_BLUR)
             recovered = self._still + (target - self._still) * _RECOVERY
             self._still = np.where(target < self._still, target, recovered).astype(np.float32)
