@@ -37,18 +37,15 @@ mark.
 from __future__ import annotations
 
 import importlib
-import statistics
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
 import cv2
 import numpy as np
 
-import attacks as attack_catalogue
 from clips import made_clips
-from common import WORK_DIR, Run, load_clips, load_watermark, log, md_table, parser, stopwatch
-from quality import psnr_y
-from videoio import video_bitrate
+from common import WORK_DIR, Run, load_clips, load_watermark, parser
+from design_study import MARKED_FILE, measure, tables
 
 detect_module = importlib.import_module("watermark.detect")
 from watermark import embed_file  # noqa: E402  (after the module handle above)
@@ -58,6 +55,9 @@ from watermark.pattern import TILE_CELLS, cell_size, render  # noqa: E402
 from watermark.video import EncoderSettings, Picture, read_pictures, transcode  # noqa: E402
 
 DESIGNS = ("shipped", "local, refresh 16", "local, tracked")
+INTRO = ("Design study (issue 7's bits): the shipped pattern, which stays still under anything but a clean pan, "
+         "against one carried along the content's local motion (see the script's docstring). Nothing shipped "
+         "changes.")
 ATTACKS = ("platform_480p", "h264_crf35")
 #: Shorter side of the copy the flow is measured on; smoothing (share of that side); the local step (pixels a
 #: frame) under which a pixel is taken as following the global motion; the correlation of two successive
@@ -178,60 +178,6 @@ def mark_file(src: Path, dst: Path, key: Any, identifier: int, design: str) -> N
     transcode(src, dst, local_marker(key, identifier, refresh), settings=EncoderSettings(), overwrite=True)
 
 
-def measure(clips: Sequence[Any], key: Any, work: Path) -> list[dict[str, Any]]:
-    rows = []
-    for number, clip in enumerate(clips):
-        identifier = 0x10CA_0000_0000_0000 + number
-        plain = work / f"{clip.name}_plain.mp4"
-        transcode(clip.path, plain, lambda picture: None, settings=EncoderSettings(), overwrite=True)
-        for design in DESIGNS:
-            marked = work / f"{clip.name}_{design.replace(' ', '').replace(',', '_')}.mp4"
-            marked.unlink(missing_ok=True)
-            with stopwatch() as t:
-                mark_file(clip.path, marked, key, identifier, design)
-            row: dict[str, Any] = {"clip": clip.name, "design": design, "mark_seconds": round(t["s"], 1),
-                                   "bits_marked_over_plain": round(video_bitrate(marked) / video_bitrate(plain), 3),
-                                   "psnr_y_vs_plain": psnr_y(marked, plain), "reads": {}}
-            for attack in ("none", *ATTACKS):
-                attacked = marked if attack == "none" else work / "attacked.mp4"
-                if attack != "none":
-                    getattr(attack_catalogue, attack)(marked, attacked)
-                found, score = read(attacked, key, design)
-                row["reads"][attack] = {"exact": found == f"{identifier:016x}", "score": round(score, 2)}
-            rows.append(row)
-            log(f"{clip.name} {design}: bits {row['bits_marked_over_plain']}, PSNR-Y {row['psnr_y_vs_plain']}, "
-                + ", ".join(f"{a} {'ok' if r['exact'] else 'missed'} {r['score']}" for a, r in row["reads"].items()))
-    return rows
-
-
-def markdown(rows: Sequence[dict[str, Any]]) -> str:
-    clips = list(dict.fromkeys(row["clip"] for row in rows))
-    reads = ("none", *ATTACKS)
-    lines = ["Design study (issue 7's bits): the shipped pattern, which stays still under anything but a clean pan, "
-             "against one carried along the content's local motion (see the script's docstring). Nothing shipped "
-             "changes.", "", "## Summary", ""]
-    summary = []
-    for design in DESIGNS:
-        mine = [row for row in rows if row["design"] == design]
-        bits = [row["bits_marked_over_plain"] for row in mine]
-        worst = max(mine, key=lambda row: row["bits_marked_over_plain"])
-        exact = [row["reads"][a]["exact"] for row in mine for a in reads]
-        summary.append([design, f"{statistics.median(bits):.3f}", f"{worst['bits_marked_over_plain']:.3f} "
-                        f"({worst['clip']})", f"{sum(b <= 1.25 for b in bits)}/{len(bits)}",
-                        f"{statistics.median(row['psnr_y_vs_plain'] for row in mine):.2f}",
-                        f"{sum(exact)}/{len(exact)}"])
-    lines.append(md_table(["design", "bits median", "bits worst", "clips ≤ 1.25", "PSNR-Y vs plain (median)",
-                           "exact reads (marked file and attacks)"], summary))
-    lines += ["", "## Per clip", "", "Marked/plain video bitrate (x264 CRF 18 medium), PSNR-Y of the marked encode "
-              "against the plain one, and the score (z) read; ✓ exact identifier.", ""]
-    table = [[clip, design, f"{row['bits_marked_over_plain']:.3f}", f"{row['psnr_y_vs_plain']:.2f}",
-              *[f"{'✓' if row['reads'][a]['exact'] else '✗'} {row['reads'][a]['score']}" for a in reads]]
-             for clip in clips for design in DESIGNS
-             for row in [next(r for r in rows if r["clip"] == clip and r["design"] == design)]]
-    lines.append(md_table(["clip", "design", "bits", "PSNR-Y", "marked file", *ATTACKS], table))
-    return "\n".join(lines)
-
-
 def main(argv: Sequence[str] | None = None) -> None:
     args = parser(__doc__.splitlines()[0]).parse_args(argv)
     wm = load_watermark()
@@ -242,8 +188,11 @@ def main(argv: Sequence[str] | None = None) -> None:
     run = Run("study_local_motion", args, {"designs": DESIGNS, "attacks": ATTACKS, "flow_side": FLOW_SIDE,
                                            "smoothing": SMOOTHING, "dead_zone_px": DEAD_ZONE, "cut": CUT,
                                            "refresh_frames": REFRESH_FRAMES}, wm)
-    rows = measure(clips, key, work)
-    run.write({"rows": rows}, markdown(rows))
+    reads = (MARKED_FILE, *ATTACKS)
+    rows = measure(clips, DESIGNS, reads, lambda src, dst, identifier, design: mark_file(src, dst, key, identifier,
+                                                                                         design),
+                   lambda path, design: read(path, key, design), work, 0x10CA_0000_0000_0000)
+    run.write({"rows": rows}, tables(rows, DESIGNS, reads, INTRO))
 
 
 if __name__ == "__main__":

@@ -33,18 +33,15 @@ changes.
 
 from __future__ import annotations
 
-import statistics
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
 import cv2
 import numpy as np
 
-import attacks as attack_catalogue
 from clips import made_clips
-from common import WORK_DIR, Run, load_clips, load_watermark, log, md_table, parser, stopwatch
-from quality import psnr_y
-from videoio import video_bitrate
+from common import WORK_DIR, Run, load_clips, load_watermark, parser
+from design_study import measure, tables
 
 from watermark import detect_file, embed_file  # noqa: E402
 from watermark.mask import amplitude  # noqa: E402
@@ -59,6 +56,8 @@ DESIGNS: tuple[tuple[str, float | None, float], ...] = (
     ("moving x0.5, 1.2", 0.5, 1.2))
 ATTACKS = ("platform_480p", "platform_360p", "h264_crf35", "h265_crf32")
 QUICK_CLIPS = ("bikes", "meca", "screen")
+INTRO = ("Design study (issue 7): the shipped mark's operating curve, bits and picture against robustness, and a "
+         "mark lowered where the content moves (see the script's docstring). Nothing shipped changes.")
 #: Shorter side the change is measured at; blur (pixels there); the change (8-bit levels) counted as
 #: moving; the share of the gap to full amplitude a still area recovers each frame.
 MOVING_SIDE, MOVING_BLUR, MOVING_LEVELS, RECOVERY = 180, 2.0, 3.0, 0.2
@@ -115,59 +114,6 @@ def mark_file(src: Path, dst: Path, key: Any, identifier: int, floor: float | No
                   overwrite=True)
 
 
-def measure(clips: Sequence[Any], key: Any, work: Path) -> list[dict[str, Any]]:
-    rows = []
-    for number, clip in enumerate(clips):
-        identifier = 0x0C0B_0000_0000_0000 + number
-        plain = work / f"{clip.name}_plain.mp4"
-        transcode(clip.path, plain, lambda picture: None, settings=EncoderSettings(), overwrite=True)
-        for name, floor, strength in DESIGNS:
-            marked = work / f"{clip.name}_marked.mp4"
-            marked.unlink(missing_ok=True)
-            with stopwatch() as t:
-                mark_file(clip.path, marked, key, identifier, floor, strength)
-            row: dict[str, Any] = {"clip": clip.name, "design": name, "mark_seconds": round(t["s"], 1),
-                                   "bits_marked_over_plain": round(video_bitrate(marked) / video_bitrate(plain), 3),
-                                   "psnr_y_vs_plain": psnr_y(marked, plain), "reads": {}}
-            for attack in ATTACKS:
-                attacked = work / "attacked.mp4"
-                getattr(attack_catalogue, attack)(marked, attacked)
-                found = detect_file(attacked, key)
-                row["reads"][attack] = {"exact": found.identifier == f"{identifier:016x}",
-                                        "score": round(found.score, 2)}
-            rows.append(row)
-            log(f"{clip.name} {name}: bits {row['bits_marked_over_plain']}, PSNR-Y {row['psnr_y_vs_plain']}, "
-                + ", ".join(f"{a} {'ok' if r['exact'] else 'missed'} {r['score']}" for a, r in row["reads"].items()))
-    return rows
-
-
-def markdown(rows: Sequence[dict[str, Any]]) -> str:
-    clips = list(dict.fromkeys(row["clip"] for row in rows))
-    lines = ["Design study (issue 7): the shipped mark's operating curve, bits and picture against robustness, "
-             "and a mark lowered where the content moves (see the script's docstring). Nothing shipped changes.",
-             "", "## Summary", ""]
-    summary = []
-    for name, _, _ in DESIGNS:
-        mine = [row for row in rows if row["design"] == name]
-        bits = [row["bits_marked_over_plain"] for row in mine]
-        worst = max(mine, key=lambda row: row["bits_marked_over_plain"])
-        exact = [row["reads"][a]["exact"] for row in mine for a in ATTACKS]
-        summary.append([name, f"{statistics.median(bits):.3f}", f"{worst['bits_marked_over_plain']:.3f} "
-                        f"({worst['clip']})", f"{sum(b <= 1.25 for b in bits)}/{len(bits)}",
-                        f"{statistics.median(row['psnr_y_vs_plain'] for row in mine):.2f}",
-                        f"{min(row['psnr_y_vs_plain'] for row in mine):.2f}", f"{sum(exact)}/{len(exact)}"])
-    lines.append(md_table(["design", "bits median", "bits worst", "clips ≤ 1.25", "PSNR-Y vs plain (median)",
-                           "PSNR-Y vs plain (worst)", "exact reads after the attacks"], summary))
-    lines += ["", "## Per clip", "", "Marked/plain video bitrate (x264 CRF 18 medium), PSNR-Y of the marked encode "
-              "against the plain one, and the score (z) read; ✓ exact identifier.", ""]
-    table = [[clip, name, f"{row['bits_marked_over_plain']:.3f}", f"{row['psnr_y_vs_plain']:.2f}",
-              *[f"{'✓' if row['reads'][a]['exact'] else '✗'} {row['reads'][a]['score']}" for a in ATTACKS]]
-             for clip in clips for name, _, _ in DESIGNS
-             for row in [next(r for r in rows if r["clip"] == clip and r["design"] == name)]]
-    lines.append(md_table(["clip", "design", "bits", "PSNR-Y", *ATTACKS], table))
-    return "\n".join(lines)
-
-
 def main(argv: Sequence[str] | None = None) -> None:
     args = parser(__doc__.splitlines()[0]).parse_args(argv)
     wm = load_watermark()
@@ -180,8 +126,16 @@ def main(argv: Sequence[str] | None = None) -> None:
     run = Run("study_operating_curve", args, {"designs": DESIGNS, "attacks": ATTACKS, "moving_side": MOVING_SIDE,
                                               "moving_blur_px": MOVING_BLUR, "moving_levels": MOVING_LEVELS,
                                               "recovery": RECOVERY}, wm)
-    rows = measure(clips, key, work)
-    run.write({"rows": rows}, markdown(rows))
+    names = [name for name, _, _ in DESIGNS]
+    settings = {name: (floor, strength) for name, floor, strength in DESIGNS}
+
+    def read(path: Path, design: str) -> tuple[str | None, float]:
+        found = detect_file(path, key)
+        return found.identifier, found.score
+
+    rows = measure(clips, names, ATTACKS, lambda src, dst, identifier, design: mark_file(
+        src, dst, key, identifier, *settings[design]), read, work, 0x0C0B_0000_0000_0000)
+    run.write({"rows": rows}, tables(rows, names, ATTACKS, INTRO))
 
 
 if __name__ == "__main__":
