@@ -92,8 +92,7 @@ STILL_GAIN, MOVING_SHARE = 1.2, 0.5
 
 def moving_share(height: int, width: int) -> float:
     """The share of the still amplitude left where the content moves, for a picture of this size."""
-    cell = cell_size(height, width)
-    held = (height / cell) * (width / cell) / (CELLS_PER_SHORT_SIDE ** 2 * max(height, width) / min(height, width))
+    held = (min(height, width) / cell_size(height, width) / CELLS_PER_SHORT_SIDE) ** 2  # share of the design's cells
     return 1.0 - (1.0 - MOVING_SHARE) * min(1.0, held)
 
 
