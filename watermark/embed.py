@@ -20,7 +20,7 @@ import numpy as np
 from watermark.keys import DEFAULT_KEY, Key
 from watermark.mask import VideoMask, amplitude
 from watermark.motion import MotionTracker
-from watermark.pattern import moved
+from watermark.pattern import MovingPattern, moved
 from watermark.payload import format_identifier, parse_identifier
 from watermark.remark import refusing_marked
 from watermark.video import EncoderSettings, FrameTransform, Picture, Progress, transcode
@@ -84,11 +84,15 @@ def embed(luma: np.ndarray, key: Key, identifier: int, *, strength: float = 1.0,
     pattern = moved(key, identifier, *luma.shape, offset=(float(offset[0]), float(offset[1])))
     if mask is None:
         mask = amplitude(luma, bit_depth=depth)
-    delta = cv2.multiply(mask, pattern, scale=strength)
+    return _added(luma, cv2.multiply(mask, pattern, scale=strength), depth, np.empty_like(luma))
+
+
+def _added(luma: np.ndarray, delta: np.ndarray, bit_depth: int, out: np.ndarray) -> np.ndarray:
+    """``luma + delta`` rounded and clipped to the plane's range, written to ``out`` (which may be ``luma``)."""
     if luma.dtype == np.uint8:
-        return cv2.add(luma, delta, dtype=cv2.CV_8U)
-    marked = cv2.add(luma, delta, dtype=cv2.CV_16U)
-    return np.minimum(marked, (1 << depth) - 1, out=marked)
+        return cv2.add(luma, delta, dst=out, dtype=cv2.CV_8U)
+    cv2.add(luma, delta, dst=out, dtype=cv2.CV_16U)
+    return np.minimum(out, (1 << bit_depth) - 1, out=out)
 
 
 @dataclass(frozen=True)
@@ -114,13 +118,18 @@ def marker(key: Key, identifier: int | str, *, strength: float = 1.0) -> FrameTr
     """
     value = parse_identifier(identifier) if isinstance(identifier, str) else identifier
     tracker, video_mask = MotionTracker(), VideoMask()
+    pattern: MovingPattern | None = None
+    delta = np.empty(0, np.float32)
 
     def mark(picture: Picture) -> None:
-        travelled = tracker.update_picture(picture)
-        offset = (float(travelled[0]), float(travelled[1]))
-        picture.luma[...] = embed(picture.luma, key, value, strength=strength, bit_depth=picture.bit_depth,
-                                  offset=offset, mask=video_mask.amplitude(picture.luma, offset,
-                                                                          bit_depth=picture.bit_depth))
+        nonlocal pattern, delta
+        luma = picture.luma
+        if pattern is None or pattern.shape != luma.shape:  # the first picture, or a new stream
+            pattern, delta = MovingPattern(key, value, *luma.shape), np.empty(luma.shape, np.float32)
+        offset = tracker.update_picture(picture)
+        video_mask.amplitude(luma, offset, bit_depth=picture.bit_depth, out=delta)
+        cv2.multiply(delta, pattern.at(offset), dst=delta, scale=strength)
+        _added(luma, delta, picture.bit_depth, out=luma)  # in place: no picture-sized array a frame
 
     return mark
 

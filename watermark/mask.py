@@ -71,10 +71,11 @@ def _reduced_amplitude(luma: np.ndarray, bit_depth: int) -> np.ndarray:
     return np.clip(TEXTURE_GAIN * sigma, FLOOR, CEILING) * _tone_weight(mean)
 
 
-def _full_size(reduced: np.ndarray, shape: tuple[int, int], bit_depth: int) -> np.ndarray:
+def _full_size(reduced: np.ndarray, shape: tuple[int, int], bit_depth: int,
+               out: np.ndarray | None = None) -> np.ndarray:
     if bit_depth != 8:
         reduced = reduced * float(1 << (bit_depth - 8))
-    return cv2.resize(reduced, (shape[1], shape[0]), interpolation=cv2.INTER_LINEAR)
+    return cv2.resize(reduced, (shape[1], shape[0]), dst=out, interpolation=cv2.INTER_LINEAR)
 
 
 #: In a video: the gain where the content stays still (or moves as the pattern does), and the share of it
@@ -121,14 +122,14 @@ class VideoMask:
         self._still: np.ndarray | None = None
 
     def amplitude(self, luma: np.ndarray, offset: tuple[float, float] | np.ndarray, *,
-                  bit_depth: int = 8) -> np.ndarray:
+                  bit_depth: int = 8, out: np.ndarray | None = None) -> np.ndarray:
         """The amplitude for ``luma``, whose content has travelled ``offset`` (x, y) pixels since the first
         picture (the pattern's offset, :class:`watermark.motion.MotionTracker`); same units as
-        :func:`amplitude`."""
+        :func:`amplitude`, written to ``out`` (float32, the shape of ``luma``) when given."""
         reduced = _reduced_amplitude(luma, bit_depth)
         still = cv2.resize(self._stillness(luma, np.asarray(offset, dtype=np.float64), bit_depth),
                            reduced.shape[::-1], interpolation=cv2.INTER_LINEAR)
-        return _full_size(reduced * (STILL_GAIN * still), luma.shape, bit_depth)
+        return _full_size(reduced * (STILL_GAIN * still), luma.shape, bit_depth, out)
 
     def _stillness(self, luma: np.ndarray, offset: np.ndarray, bit_depth: int) -> np.ndarray:
         """Per pixel of the change copy: 1 where the content stayed still, :func:`moving_share` where it moved."""

@@ -156,33 +156,69 @@ def render(key: Key, identifier: int, height: int, width: int, *, margin: int = 
     return pattern
 
 
-@lru_cache(maxsize=4)
-def moved(key: Key, identifier: int, height: int, width: int, offset: tuple[float, float]) -> np.ndarray:
-    """The pattern carried ``offset = (x, y)`` pixels along with the content (see :mod:`watermark.motion`).
+class MovingPattern:
+    """The pattern of one key and identifier for pictures of one size, carried along with the content
+    (see :mod:`watermark.motion`) picture after picture.
 
     The pattern is periodic, so only the offset modulo the period matters;
     it is resampled (bicubic: the pattern's highest frequency is under a
     sixth of a cycle per pixel, where bicubic interpolation is close to exact)
-    from a rendering one period larger than the picture.
+    from a rendering one period larger than the picture. The result is
+    written into one buffer, which the next :meth:`at` overwrites: a video's
+    marking pass allocates no picture-sized array per frame (at 1080p the
+    allocations cost more than the arithmetic).
+
+    Examples
+    --------
+    >>> pattern = MovingPattern(key, identifier, 720, 1280)      # doctest: +SKIP
+    >>> for luma, offset in pictures:                            # doctest: +SKIP
+    ...     values = pattern.at(offset)
+    """
+
+    def __init__(self, key: Key, identifier: int, height: int, width: int) -> None:
+        self.shape = (height, width)
+        self.period = TILE_CELLS * cell_size(height, width)
+        self._canvas = render(key, identifier, height, width, margin=int(np.ceil(self.period)) + 3)
+        self._buffer = np.empty(self.shape, np.float32)
+        self._offset: tuple[float, float] | None = None
+
+    def at(self, offset: tuple[float, float]) -> np.ndarray:
+        """The pattern moved ``offset = (x, y)`` pixels: float32, shape (height, width), read-only, valid
+        until the next call."""
+        offset = (float(offset[0]), float(offset[1]))
+        if offset != self._offset:  # a still stretch reuses the last
+            self._offset = offset
+            self._buffer.setflags(write=True)
+            self._resample(offset)
+            self._buffer.setflags(write=False)
+        return self._buffer
+
+    def _resample(self, offset: tuple[float, float]) -> None:
+        height, width = self.shape
+        start_x, start_y = (-offset[0]) % self.period, (-offset[1]) % self.period
+        matrix = np.float32([[1, 0, start_x], [0, 1, start_y]])
+        flags = cv2.INTER_CUBIC | cv2.WARP_INVERSE_MAP
+        whole = round(self.period)
+        if abs(self.period - whole) >= 1e-9 or whole > min(height, width):
+            cv2.warpAffine(self._canvas, matrix, (width, height), dst=self._buffer, flags=flags)
+            return
+        # A period of whole pixels (a shorter side divisible by 3: 360, 720, 1080, 2160 lines):
+        # resample one period and repeat it, a fifteenth of the work at 720p.
+        tile = cv2.warpAffine(self._canvas, matrix, (whole, whole), flags=flags)
+        for top in range(0, height, whole):
+            for left in range(0, width, whole):
+                block = self._buffer[top:top + whole, left:left + whole]
+                block[...] = tile[:block.shape[0], :block.shape[1]]
+
+
+@lru_cache(maxsize=4)
+def moved(key: Key, identifier: int, height: int, width: int, offset: tuple[float, float]) -> np.ndarray:
+    """The pattern carried ``offset = (x, y)`` pixels along with the content (:class:`MovingPattern`, for
+    one picture).
 
     Returns
     -------
     numpy.ndarray of float32, shape (height, width)
         Read-only (it is cached).
     """
-    if not offset[0] and not offset[1]:
-        return render(key, identifier, height, width)
-    period = TILE_CELLS * cell_size(height, width)
-    canvas = render(key, identifier, height, width, margin=int(np.ceil(period)) + 3)
-    start_x, start_y = (-offset[0]) % period, (-offset[1]) % period
-    matrix = np.float32([[1, 0, start_x], [0, 1, start_y]])
-    whole = round(period)
-    if abs(period - whole) < 1e-9 and whole <= min(height, width):
-        # A period of whole pixels (a shorter side divisible by 3: 360, 720, 1080, 2160 lines):
-        # resample one period and repeat it, a fifteenth of the work at 720p.
-        tile = cv2.warpAffine(canvas, matrix, (whole, whole), flags=cv2.INTER_CUBIC | cv2.WARP_INVERSE_MAP)
-        pattern = np.tile(tile, (-(-height // whole), -(-width // whole)))[:height, :width]
-    else:
-        pattern = cv2.warpAffine(canvas, matrix, (width, height), flags=cv2.INTER_CUBIC | cv2.WARP_INVERSE_MAP)
-    pattern.setflags(write=False)  # cached: a still stretch after a pan reuses it
-    return pattern
+    return MovingPattern(key, identifier, height, width).at(offset)
