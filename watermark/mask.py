@@ -55,16 +55,25 @@ def amplitude(luma: np.ndarray, *, bit_depth: int = 8) -> np.ndarray:
     numpy.ndarray of float32, shape (H, W)
         Amplitude in the plane's own units (8-bit levels times 2**(bit_depth-8)).
     """
-    return _full_size(_reduced_amplitude(luma, bit_depth), luma.shape, bit_depth)
+    return _full_size(_amplitude_of(_quarter(luma, bit_depth)), luma.shape, bit_depth)
 
 
-def _reduced_amplitude(luma: np.ndarray, bit_depth: int) -> np.ndarray:
-    """The amplitude in 8-bit levels at a quarter of the resolution (it varies over about two cells)."""
+def _quarter(luma: np.ndarray, bit_depth: int) -> np.ndarray:
+    """The copy the amplitude is measured on: a quarter of the resolution (it varies over about two cells)."""
     height, width = luma.shape
-    small_size = (max(1, width // _REDUCTION), max(1, height // _REDUCTION))
-    small = cv2.resize(luma, small_size, interpolation=cv2.INTER_AREA).astype(np.float32)
+    return _smaller(luma, (max(1, width // _REDUCTION), max(1, height // _REDUCTION)), bit_depth)
+
+
+def _smaller(luma: np.ndarray, size: tuple[int, int], bit_depth: int) -> np.ndarray:
+    """A copy of ``size`` (width, height), averaged over areas, in 8-bit levels."""
+    small = cv2.resize(luma, size, interpolation=cv2.INTER_AREA).astype(np.float32)
     if bit_depth != 8:
         small /= float(1 << (bit_depth - 8))
+    return small
+
+
+def _amplitude_of(small: np.ndarray) -> np.ndarray:
+    """The amplitude in 8-bit levels on :func:`_quarter`'s copy."""
     mean = cv2.blur(small, _WINDOW)
     variance = cv2.blur(small * small, _WINDOW) - mean * mean
     sigma = np.sqrt(np.maximum(variance, 0.0))
@@ -126,18 +135,20 @@ class VideoMask:
         """The amplitude for ``luma``, whose content has travelled ``offset`` (x, y) pixels since the first
         picture (the pattern's offset, :class:`watermark.motion.MotionTracker`); same units as
         :func:`amplitude`, written to ``out`` (float32, the shape of ``luma``) when given."""
-        reduced = _reduced_amplitude(luma, bit_depth)
-        still = cv2.resize(self._stillness(luma, np.asarray(offset, dtype=np.float64), bit_depth),
-                           reduced.shape[::-1], interpolation=cv2.INTER_LINEAR)
-        return _full_size(reduced * (STILL_GAIN * still), luma.shape, bit_depth, out)
+        height, width = luma.shape
+        quarter = _quarter(luma, bit_depth)
+        ratio = _CHANGE_SIDE / min(height, width)
+        size = (max(1, round(width * ratio)), max(1, round(height * ratio)))
+        # at 720p the change copy is the quarter copy: made once
+        small = quarter if quarter.shape[::-1] == size else _smaller(luma, size, bit_depth)
+        still = cv2.resize(self._stillness(small, ratio, np.asarray(offset, dtype=np.float64), luma.shape),
+                           quarter.shape[::-1], interpolation=cv2.INTER_LINEAR)
+        return _full_size(_amplitude_of(quarter) * (STILL_GAIN * still), luma.shape, bit_depth, out)
 
-    def _stillness(self, luma: np.ndarray, offset: np.ndarray, bit_depth: int) -> np.ndarray:
-        """Per pixel of the change copy: 1 where the content stayed still, :func:`moving_share` where it moved."""
-        ratio = _CHANGE_SIDE / min(luma.shape)
-        size = (max(1, round(luma.shape[1] * ratio)), max(1, round(luma.shape[0] * ratio)))
-        small = cv2.resize(luma, size, interpolation=cv2.INTER_AREA).astype(np.float32)
-        if bit_depth != 8:
-            small /= float(1 << (bit_depth - 8))
+    def _stillness(self, small: np.ndarray, ratio: float, offset: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+        """Per pixel of the change copy ``small`` (``ratio`` times the picture's ``shape``): 1 where the
+        content stayed still, :func:`moving_share` where it moved."""
+        size = small.shape[::-1]
         if self._previous is None or self._previous.shape != small.shape:
             self._still = np.ones_like(small)
         else:
@@ -145,7 +156,7 @@ class VideoMask:
             previous = cv2.warpAffine(self._previous, np.float32([[1, 0, step[0]], [0, 1, step[1]]]),
                                       size, borderMode=cv2.BORDER_REPLICATE)
             change = cv2.GaussianBlur(cv2.absdiff(small, previous), (0, 0), _CHANGE_BLUR)
-            share = moving_share(*luma.shape)
+            share = moving_share(*shape)
             target = cv2.GaussianBlur(np.where(change > _CHANGE_LEVELS, share, 1.0).astype(np.float32),
                                       (0, 0), _CHANGE_BLUR)
             recovered = self._still + (target - self._still) * _RECOVERY
