@@ -61,6 +61,17 @@ def quality(before: dict[str, Any], after: dict[str, Any]) -> tuple[list[dict[st
     return rows, lines
 
 
+def _pairing(before: dict[str, Any], after: dict[str, Any]) -> str:
+    """Whether the two runs marked with the same key (``robustness.py --key-seed``): only then is a cell that
+    flips the mark's doing rather than the key's luck."""
+    keys = [run["meta"]["settings"].get("key", "") for run in (before, after)]
+    ids = [k[k.find("(key_id "):] if "(key_id " in k else None for k in keys]
+    if ids[0] is not None and ids[0] == ids[1]:
+        return f"Paired: both runs marked with the same key {ids[0][1:-1]}."
+    return ("Not paired: the runs marked with different keys (" + " / ".join(k or "?" for k in keys) + "); on a clip "
+            "near its margin a cell can flip by the key's luck (rerun with `robustness.py --key-seed` to pair).")
+
+
 def robustness(before: dict[str, Any], after: dict[str, Any]) -> tuple[list[dict[str, Any]], list[str]]:
     def cells(run: dict[str, Any]) -> dict[tuple[str, str], dict[str, Any]]:
         return {(r["clip"], r["attack"]): r for r in run["results"]["records"] if r.get("system", "aimark") == "aimark"}
@@ -79,7 +90,8 @@ def robustness(before: dict[str, Any], after: dict[str, Any]) -> tuple[list[dict
 
     lines = ["## Robustness: exact identifier read before and after", "",
              f"{len(rows)} cells measured by both runs: {sum(r['ok_before'] for r in rows)} read before, "
-             f"{sum(r['ok_after'] for r in rows)} after; **{len(gained)} gained, {len(lost)} lost**.", ""]
+             f"{sum(r['ok_after'] for r in rows)} after; **{len(gained)} gained, {len(lost)} lost**.", "",
+             _pairing(before, after), ""]
     if gained or lost:
         lines += [md_table(["clip", "attack", "before", "after"],
                            [[r["clip"], r["attack"], ("✓ " if r["ok_before"] else "✗ ") + score(r["score_before"]),

@@ -8,17 +8,25 @@ applied to the marked file and ``watermark.detect_file`` reads the result.
 A clip passes an attack when the identifier read equals the one embedded
 (a detection with another identifier counts as a failure, and is flagged).
 
-    python benchmarks/robustness.py [--quick] [--attacks a,b] [--clips bbb,kivy] [--keep | --reread]
+    python benchmarks/robustness.py [--quick] [--attacks a,b] [--clips bbb,kivy] [--key-seed TEXT]
+                                    [--keep | --reread]
 
 ``--reread`` reads the files a ``--keep`` run left (with its key) again,
 without marking or attacking: what a change of the detector alone does, on
 the very same attacked files, in a fifth of the time.
+
+``--key-seed TEXT`` marks with a key derived from ``TEXT`` instead of a
+fresh random one: two marks compared with the same seed are compared on the
+same key, cell by cell (a clip near its margin, such as the 176x144
+carphone, passes or fails an attack by the key's luck as much as by the
+mark; ``changes.py`` says whether two runs were paired).
 
 ``peer.py`` reuses :func:`sweep` and :func:`render` for the side-by-side table.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import shutil
 import sys
@@ -88,6 +96,17 @@ class Aimark:
             seconds=t["s"],
             extra={k: getattr(d, k) for k in ("scale", "flipped") if hasattr(d, k)},
         )
+
+
+def seeded_key(wm: ModuleType, seed: str) -> Any:
+    """The benchmark key of ``seed``: the same key in every run given the same seed."""
+    return wm.Key(hashlib.sha256(f"aimark-bench-key:{seed}".encode()).digest())
+
+
+def describe_key(key: Any, seed: str | None) -> str:
+    """How a run's key was chosen, as its JSON's ``settings.key`` says (changes.py reads the key_id)."""
+    chosen = f"seeded {seed!r}" if seed is not None else "random per run"
+    return f"{chosen} (key_id {key.key_id})"
 
 
 @dataclass
@@ -259,6 +278,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     p = parser(__doc__.splitlines()[0])
     p.add_argument("--attacks", help="comma-separated attack names (default: all)")
     p.add_argument("--clips", help="comma-separated source names, e.g. bbb,kivy")
+    p.add_argument("--key-seed", help="mark with the key derived from this text instead of a random one "
+                                      "(the same seed: the same key, for paired comparisons of two marks)")
     mode = p.add_mutually_exclusive_group()
     mode.add_argument("--keep", action="store_true",
                       help="keep attacked files in benchmarks/work/robustness/kept, with the run's key (key.json), to read them "
@@ -273,10 +294,13 @@ def main(argv: Sequence[str] | None = None) -> None:
     attacks = attack_catalogue.select(args.attacks, quick=args.quick)
     # A --keep run's files live apart from the scratch files of other runs, which are wiped at the start.
     work = WORK_DIR / "robustness" / ("kept" if args.keep or args.reread else "scratch")
+    if args.reread and args.key_seed is not None:
+        sys.exit("robustness: --reread reads with the key of the kept run; --key-seed does not apply")
     key, kept, origin = kept_run(wm, work / Aimark.name, args.out) if args.reread else (None, None, None)
-    system = Aimark(wm, key)
+    system = Aimark(wm, key if kept else seeded_key(wm, args.key_seed) if args.key_seed is not None else None)
     run = Run("robustness", args, {
-        "embed": EMBED_SETTINGS, "key": f"random per run (key_id {system.key.key_id})",
+        "embed": EMBED_SETTINGS, "key": f"the kept run's (key_id {system.key.key_id})" if kept
+        else describe_key(system.key, args.key_seed),
         "reread": f"no marking or attack: the marked and attacked files of {origin}, read again" if kept else None,
         "identifier": "first 16 hex digits of sha256('aimark-bench:<clip>')",
         "attack_output_default": "H.264 (libx264) CRF 23, preset medium, yuv420p, no audio",
