@@ -14,7 +14,8 @@ from pathlib import Path
 from typing import Any, Callable, Sequence
 
 import attacks as attack_catalogue
-from common import log, md_table, stopwatch
+from clips import made_clips
+from common import WORK_DIR, load_clips, log, md_table, stopwatch
 from quality import psnr_y
 from videoio import video_bitrate
 
@@ -27,6 +28,15 @@ MARKED_FILE = "none"
 #: found (None when not detected) and the score.
 Mark = Callable[[Path, Path, int, str], None]
 Read = Callable[[Path, str], tuple[str | None, float]]
+
+
+def study_clips(name: str, quick: bool, quick_clips: Sequence[str]) -> tuple[Path, list[Any]]:
+    """A study's work folder and clips: the five originals and the made pan and screen recording at 720p or
+    less, or only ``quick_clips`` with ``quick``."""
+    work = WORK_DIR / name
+    work.mkdir(parents=True, exist_ok=True)
+    clips = load_clips(quick=False, hd=False) + made_clips(quick=True)
+    return work, [clip for clip in clips if not quick or clip.name in quick_clips]
 
 
 def measure(clips: Sequence[Any], designs: Sequence[str], reads: Sequence[str], mark: Mark, read: Read,

@@ -39,9 +39,8 @@ from typing import Any, Callable, Sequence
 import cv2
 import numpy as np
 
-from clips import made_clips
-from common import WORK_DIR, Run, load_clips, load_watermark, parser
-from design_study import measure, tables
+from common import Run, load_watermark, parser
+from design_study import measure, study_clips, tables
 
 from watermark import detect_file, embed_file  # noqa: E402
 from watermark.mask import amplitude  # noqa: E402
@@ -118,11 +117,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     args = parser(__doc__.splitlines()[0]).parse_args(argv)
     wm = load_watermark()
     key = wm.Key(bytes(range(32)))
-    work = WORK_DIR / "study_operating_curve"
-    work.mkdir(parents=True, exist_ok=True)
-    clips = load_clips(quick=False, hd=False) + made_clips(quick=True)
-    if args.quick:
-        clips = [clip for clip in clips if clip.name in QUICK_CLIPS]
+    work, clips = study_clips("study_operating_curve", args.quick, QUICK_CLIPS)
     run = Run("study_operating_curve", args, {"designs": DESIGNS, "attacks": ATTACKS, "moving_side": MOVING_SIDE,
                                               "moving_blur_px": MOVING_BLUR, "moving_levels": MOVING_LEVELS,
                                               "recovery": RECOVERY}, wm)

@@ -39,9 +39,8 @@ import av
 import cv2
 import numpy as np
 
-from clips import made_clips
-from common import WORK_DIR, Run, load_clips, load_watermark, log, md_table, parser, stopwatch
-from design_study import measure, tables
+from common import Run, load_watermark, log, md_table, parser, stopwatch
+from design_study import measure, study_clips, tables
 
 from watermark import detect_file, embed_file, embed_frames  # noqa: E402
 from watermark.video import read_pictures  # noqa: E402
@@ -143,11 +142,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     args = parser(__doc__.splitlines()[0]).parse_args(argv)
     wm = load_watermark()
     key = wm.Key(bytes(range(32)))
-    work = WORK_DIR / "study_self_check"
-    work.mkdir(parents=True, exist_ok=True)
-    clips = load_clips(quick=False, hd=False) + made_clips(quick=True)
-    if args.quick:
-        clips = [clip for clip in clips if clip.name in QUICK_CLIPS]
+    work, clips = study_clips("study_self_check", args.quick, QUICK_CLIPS)
     run = Run("study_self_check", args, {"strengths": STRENGTHS, "attacks": ATTACKS, "seconds": SECONDS,
                                          "simulated": {"height": SIMULATED_HEIGHT, "preset": SIMULATED_PRESET,
                                                        "crf": SIMULATED_CRF}, "margin": MARGIN}, wm)
