@@ -113,10 +113,11 @@ def profile_embed(aimark: Aimark, clip: Clip, folder: Path) -> dict[str, Any]:
     # The command-line wrappers (click) all show 100 %: list the work below them.
     top = sorted(((k, v) for k, v in entries.items() if f"{os.sep}click{os.sep}" not in k[0]),
                  key=lambda kv: -kv[1][3])[:PROFILE_TOP]
+    # The marker's frame function (watermark.embed.marker's closure): the mark itself.
     mark = sum(v[3] for (file, _, name), v in entries.items()
-               if name == "embed" and file.endswith(os.path.join("watermark", "embed.py")))
+               if name == "mark" and file.endswith(os.path.join("watermark", "embed.py")))
     return {"clip": clip.name, "wall_s": timed.wall_s, "profiled_s": total,
-            "encode_share": share(_ENCODE), "decode_share": share(_DECODE), "mark_embed_share": mark / total,
+            "encode_share": share(_ENCODE), "decode_share": share(_DECODE), "mark_share": mark / total,
             "top": [{"function": where(k), "calls": v[0], "own_s": v[2], "cumulative_s": v[3],
                      "cumulative_share": v[3] / total} for k, v in top]}
 
@@ -228,7 +229,8 @@ def render(results: Sequence[dict[str, Any]], summary: Sequence[dict[str, Any]],
     if "error" not in profile:
         md.append(f"- Where embed's time goes ({profile['clip']}, cProfile): {100 * profile['encode_share']:.0f} % "
                   f"inside the encoder's encode calls, {100 * profile['decode_share']:.0f} % decoding, "
-                  f"{100 * profile['mark_embed_share']:.0f} % in the mark (`watermark.embed.embed`).")
+                  f"{100 * profile['mark_share']:.0f} % in the marker's frame function (`watermark.embed.marker`: "
+                  "pattern, mask and the motion it measures once the re-mark check has stopped after 3 s).")
     md += ["", "## Per clip", "",
            md_table(["clip", "size", "frames", "ffmpeg s", "embed s (start-up)", "stamp s (start-up)",
                      "embed/ffmpeg per round",
