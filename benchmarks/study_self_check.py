@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import statistics
 import tempfile
+from fractions import Fraction
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -39,8 +40,10 @@ import av
 import cv2
 import numpy as np
 
+from attacks import PLATFORM
 from common import Run, load_watermark, log, md_table, parser, stopwatch
 from design_study import measure, study_clips, tables
+from videoio import even, transcode_frames
 
 from watermark import detect_file, embed_file, embed_frames  # noqa: E402
 from watermark.video import read_pictures  # noqa: E402
@@ -49,8 +52,8 @@ STRENGTHS = (0.5, 0.7, 1.0, 1.4)
 ATTACKS = ("platform_360p", "platform_480p")
 #: Seconds of the clip's start the self-check marks and reads.
 SECONDS = 2.0
-#: The self-check's rendition: lines, x264 preset and CRF (the 360p platform rendition of ``attacks.py``).
-SIMULATED_HEIGHT, SIMULATED_PRESET, SIMULATED_CRF = 360, "veryfast", 30
+#: Lines of the self-check's rendition, encoded as ``attacks.py``'s platform renditions (:data:`attacks.PLATFORM`).
+SIMULATED_HEIGHT = 360
 #: Score a chooser asks of a read before it settles on a strength (the detector needs about 6.5).
 MARGIN = 7.0
 QUICK_CLIPS = ("bikes", "meca", "screen")
@@ -79,21 +82,15 @@ def self_check(planes: Sequence[np.ndarray], key: Any, identifier: int, strength
     marked = list(embed_frames(planes, key, identifier, strength=strength))
     height, width = marked[0].shape
     if height > SIMULATED_HEIGHT:
-        size = (2 * round(width * SIMULATED_HEIGHT / height / 2), SIMULATED_HEIGHT)
+        size = (even(width * SIMULATED_HEIGHT / height), SIMULATED_HEIGHT)
         marked = [cv2.resize(plane, size, interpolation=cv2.INTER_AREA) for plane in marked]
     height, width = (side - side % 2 for side in marked[0].shape)
+    grey = np.full((height // 4, width), 128, np.uint8)  # both chroma planes, as yuv420p rows
+    frames = (av.VideoFrame.from_ndarray(np.concatenate([plane[:height, :width], grey, grey]), format="yuv420p")
+              for plane in marked)
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / "check.mp4"
-        with av.open(str(path), "w") as output:
-            stream = output.add_stream("libx264", rate=25,
-                                       options={"crf": str(SIMULATED_CRF), "preset": SIMULATED_PRESET})
-            stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
-            grey = np.full((height // 4, width), 128, np.uint8)  # both chroma planes, as yuv420p rows
-            for plane in marked:
-                frame = av.VideoFrame.from_ndarray(np.concatenate([plane[:height, :width], grey, grey]),
-                                                   format="yuv420p")
-                output.mux(stream.encode(frame))
-            output.mux(stream.encode(None))
+        transcode_frames(frames, path, encoder=PLATFORM, rate=Fraction(25))
         found = detect_file(path, key)
     return found.identifier == f"{identifier:016x}", float(found.score)
 
@@ -144,8 +141,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     key = wm.Key(bytes(range(32)))
     work, clips = study_clips("study_self_check", args.quick, QUICK_CLIPS)
     run = Run("study_self_check", args, {"strengths": STRENGTHS, "attacks": ATTACKS, "seconds": SECONDS,
-                                         "simulated": {"height": SIMULATED_HEIGHT, "preset": SIMULATED_PRESET,
-                                                       "crf": SIMULATED_CRF}, "margin": MARGIN}, wm)
+                                         "simulated": {"height": SIMULATED_HEIGHT, "encoder": PLATFORM.describe()},
+                                         "margin": MARGIN}, wm)
     names = [design(s) for s in STRENGTHS]
     first_identifier = 0x5E1F_0000_0000_0000
 
