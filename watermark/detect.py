@@ -66,12 +66,12 @@ import numpy as np
 
 from watermark.keys import DEFAULT_KEY, Key
 from watermark.motion import DETECTOR_CENTRE, MotionTracker
-from watermark.pattern import BAND, CELLS_PER_SHORT_SIDE, LAYOUTS, TILE_CELLS, layout, layout_of
+from watermark.pattern import BAND, LAYOUTS, TILE_CELLS, cell_size, layout, layout_of
 from watermark.payload import CRC_PASS_PROBABILITY, decode_soft, format_identifier
 from watermark.video import Picture, Progress, read_pictures
 
+#: Pixels a cell spans at the working resolution.
 WORKING_CELL = 3
-WORKING_SHORT_SIDE = CELLS_PER_SHORT_SIDE * WORKING_CELL
 TILE = TILE_CELLS * WORKING_CELL
 #: Default bound on the probability of a false detection per video.
 MAX_FALSE_ALARM = 1e-6
@@ -117,11 +117,10 @@ def whiten(luma: np.ndarray, *, bit_depth: int = 8) -> np.ndarray:
         Shorter side 288 pixels (or the input's, if shorter), locally
         zero-mean and unit-energy.
     """
-    height, width = luma.shape
-    factor = WORKING_SHORT_SIDE / min(height, width)
+    factor = WORKING_CELL / cell_size(*luma.shape)
     if factor < 1:
         small = cv2.resize(luma, (0, 0), fx=factor, fy=factor, interpolation=cv2.INTER_AREA).astype(np.float32)
-    else:  # small pictures have three-pixel cells already (see pattern.cell_size)
+    else:  # the smallest cells (pattern.MIN_CELL) are working cells already
         small = luma.astype(np.float32)
     if bit_depth != 8:
         small *= 1.0 / (1 << (bit_depth - 8))

@@ -124,6 +124,21 @@ def _band_frequencies() -> np.ndarray:
     return np.arange(-BAND, BAND + 1)
 
 
+def rendered(values: np.ndarray, height: int, width: int, *, margin: int = 0) -> np.ndarray:
+    """Any tile of cell values (32 x 32), rendered as the pattern is: its band-limited Fourier series
+    (without DC) evaluated at every pixel of a picture of ``height`` x ``width`` (plus ``margin`` rows
+    and columns), the period being 32 cells of :func:`cell_size`; float32, not normalised."""
+    coefficients = np.fft.fftshift(np.fft.fft2(values))
+    centre = TILE_CELLS // 2
+    kept = coefficients[centre - BAND:centre + BAND + 1, centre - BAND:centre + BAND + 1].copy()
+    kept[BAND, BAND] = 0.0  # no DC: the mark must not change brightness
+    period = TILE_CELLS * cell_size(height, width)
+    freqs = _band_frequencies()
+    rows = np.exp(2j * np.pi * np.outer(np.arange(height + margin), freqs) / period)
+    cols = np.exp(2j * np.pi * np.outer(freqs, np.arange(width + margin)) / period)
+    return ((rows @ kept) @ cols).real.astype(np.float32)
+
+
 @lru_cache(maxsize=8)
 def render(key: Key, identifier: int, height: int, width: int, *, margin: int = 0) -> np.ndarray:
     """The pattern for a picture of ``height`` x ``width`` pixels.
@@ -142,15 +157,7 @@ def render(key: Key, identifier: int, height: int, width: int, *, margin: int = 
     numpy.ndarray of float32, shape (height + margin, width + margin)
         Zero mean and unit root-mean-square over the picture, read-only (it is cached).
     """
-    coefficients = np.fft.fftshift(np.fft.fft2(chips(key, identifier)))
-    centre = TILE_CELLS // 2
-    kept = coefficients[centre - BAND:centre + BAND + 1, centre - BAND:centre + BAND + 1].copy()
-    kept[BAND, BAND] = 0.0  # no DC: the mark must not change brightness
-    period = TILE_CELLS * cell_size(height, width)
-    freqs = _band_frequencies()
-    rows = np.exp(2j * np.pi * np.outer(np.arange(height + margin), freqs) / period)
-    cols = np.exp(2j * np.pi * np.outer(freqs, np.arange(width + margin)) / period)
-    pattern = ((rows @ kept) @ cols).real.astype(np.float32)
+    pattern = rendered(chips(key, identifier), height, width, margin=margin)
     pattern /= np.sqrt(np.mean(pattern[:height, :width].astype(np.float64) ** 2))
     pattern.setflags(write=False)
     return pattern
