@@ -18,6 +18,7 @@ from __future__ import annotations
 import re
 import sqlite3
 import threading
+import time
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -76,6 +77,28 @@ class Database:
         raise NotImplementedError
 
 
+#: Seconds an SQLite connection waits for another writer before it gives up.
+_SQLITE_TIMEOUT = 30.0
+
+
+def _write_ahead(db: sqlite3.Connection) -> None:
+    """Put the file in WAL mode, waiting for other connections as writes do.
+
+    SQLite answers the journal-mode change with 'database is locked' at once,
+    without its busy timeout, while another connection holds the file: eight
+    threads opening a new repository together failed in one round of six.
+    """
+    deadline = time.monotonic() + _SQLITE_TIMEOUT
+    while True:
+        try:
+            db.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as error:
+            if "locked" not in str(error) or time.monotonic() >= deadline:
+                raise
+            time.sleep(0.02)
+
+
 class SQLiteDatabase(Database):
     """One SQLite file in WAL mode, so several processes can share it (each write waits its turn)."""
 
@@ -89,8 +112,9 @@ class SQLiteDatabase(Database):
                                   f"'{self.path / 'repository.sqlite'}'")
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            self._db = sqlite3.connect(self.path, timeout=30, isolation_level=None, check_same_thread=False)
-            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db = sqlite3.connect(self.path, timeout=_SQLITE_TIMEOUT, isolation_level=None,
+                                       check_same_thread=False)
+            _write_ahead(self._db)
         except (OSError, sqlite3.Error) as error:
             raise RepositoryError(f"cannot open the manifest repository '{self.path}' ({error}); "
                                   "check the path, or give another with --repository") from None

@@ -64,16 +64,20 @@ def test_an_identifier_is_registered_once(location):
 
 def test_the_database_not_a_check_keeps_identifiers_unique_under_racing_writers(location):
     """Eight writers register the same identifier at once, each on its own connection: exactly one wins."""
-    barrier, outcomes = threading.Barrier(8), []
+    barrier, outcomes = threading.Barrier(8, timeout=60), []  # a writer that fails to open breaks it, not hangs
 
     def register(index: int) -> None:
-        with open_repository(location) as repo:
-            barrier.wait()
-            try:
-                repo.add(record("00000000000000c1", author=f"writer {index}", manifest_id=f"urn:c2pa:{index}"))
-                outcomes.append("stored")
-            except RepositoryError as error:
-                outcomes.append(str(error))
+        try:
+            with open_repository(location) as repo:
+                barrier.wait()
+                try:
+                    repo.add(record("00000000000000c1", author=f"writer {index}", manifest_id=f"urn:c2pa:{index}"))
+                    outcomes.append("stored")
+                except RepositoryError as error:
+                    outcomes.append(str(error))
+        except (RepositoryError, threading.BrokenBarrierError) as error:
+            barrier.abort()
+            outcomes.append(f"{type(error).__name__}: {error}")
 
     threads = [threading.Thread(target=register, args=(i,)) for i in range(8)]
     for thread in threads:
@@ -84,6 +88,27 @@ def test_the_database_not_a_check_keeps_identifiers_unique_under_racing_writers(
     assert all("already registered" in outcome for outcome in outcomes if outcome != "stored")
     with open_repository(location) as repo:
         assert len(repo.records()) == 1
+
+
+def test_a_new_file_opened_by_many_at_once_opens_for_every_one(tmp_path):
+    """Parallel stamps with a new repository file: SQLite refuses the switch to WAL at once, without its busy
+    timeout, while another connection holds the file (1 round in 6 failed before the open waited for it)."""
+    failures = []
+
+    def open_it(path) -> None:
+        try:
+            with open_repository(path) as repo:
+                repo.records()
+        except RepositoryError as error:
+            failures.append(str(error))
+
+    for round_ in range(30):
+        threads = [threading.Thread(target=open_it, args=(tmp_path / f"new{round_}.sqlite",)) for _ in range(8)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    assert failures == []
 
 
 def test_schema_versions_are_recorded_and_a_newer_schema_is_refused(location):
