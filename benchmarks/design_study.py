@@ -19,6 +19,7 @@ from common import WORK_DIR, load_clips, log, md_table, stopwatch
 from quality import psnr_y
 from videoio import video_bitrate
 
+from watermark import detect_file  # noqa: E402
 from watermark.video import EncoderSettings, transcode  # noqa: E402
 
 #: The read of the marked file itself, before any attack.
@@ -28,6 +29,15 @@ MARKED_FILE = "none"
 #: found (None when not detected) and the score.
 Mark = Callable[[Path, Path, int, str], None]
 Read = Callable[[Path, str], tuple[str | None, float]]
+
+
+def detector_read(key: Any) -> Read:
+    """The :data:`Read` of a study whose designs the shipped detector reads: ``detect_file`` with ``key``."""
+    def read(path: Path, design: str) -> tuple[str | None, float]:
+        found = detect_file(path, key)
+        return found.identifier, found.score
+
+    return read
 
 
 def study_clips(name: str, quick: bool, quick_clips: Sequence[str]) -> tuple[Path, list[Any]]:

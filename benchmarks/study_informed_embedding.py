@@ -43,9 +43,8 @@ import cv2
 import numpy as np
 
 from common import Run, load_watermark, parser
-from design_study import measure, study_clips, tables
+from design_study import detector_read, measure, study_clips, tables
 
-from watermark import detect_file  # noqa: E402
 from watermark.embed import marker  # noqa: E402
 from watermark.mask import VideoMask  # noqa: E402
 from watermark.motion import MotionTracker  # noqa: E402
@@ -141,11 +140,7 @@ def main(argv: Sequence[str] | None = None) -> None:
                      else informed_marker(key, identifier, cancel, strength))
         transcode(src, dst, transform, settings=EncoderSettings(), overwrite=True)
 
-    def read(path: Path, design: str) -> tuple[str | None, float]:
-        found = detect_file(path, key)
-        return found.identifier, found.score
-
-    rows = measure(clips, names, ATTACKS, mark, read, work, 0x1550_0000_0000_0000)
+    rows = measure(clips, names, ATTACKS, mark, detector_read(key), work, 0x1550_0000_0000_0000)
     run.write({"rows": rows}, tables(rows, names, ATTACKS, INTRO))
 
 

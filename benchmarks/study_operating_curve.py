@@ -40,9 +40,9 @@ import cv2
 import numpy as np
 
 from common import Run, load_watermark, parser
-from design_study import measure, study_clips, tables
+from design_study import detector_read, measure, study_clips, tables
 
-from watermark import detect_file, embed_file  # noqa: E402
+from watermark import embed_file  # noqa: E402
 from watermark.mask import amplitude  # noqa: E402
 from watermark.motion import CENTRE, MotionTracker  # noqa: E402
 from watermark.pattern import moved  # noqa: E402
@@ -124,12 +124,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     names = [name for name, _, _ in DESIGNS]
     settings = {name: (floor, strength) for name, floor, strength in DESIGNS}
 
-    def read(path: Path, design: str) -> tuple[str | None, float]:
-        found = detect_file(path, key)
-        return found.identifier, found.score
-
     rows = measure(clips, names, ATTACKS, lambda src, dst, identifier, design: mark_file(
-        src, dst, key, identifier, *settings[design]), read, work, 0x0C0B_0000_0000_0000)
+        src, dst, key, identifier, *settings[design]), detector_read(key), work, 0x0C0B_0000_0000_0000)
     run.write({"rows": rows}, tables(rows, names, ATTACKS, INTRO))
 
 

@@ -42,7 +42,7 @@ import numpy as np
 
 from attacks import PLATFORM
 from common import Run, load_watermark, log, md_table, parser, stopwatch
-from design_study import measure, study_clips, tables
+from design_study import detector_read, measure, study_clips, tables
 from videoio import even, transcode_frames
 
 from watermark import detect_file, embed_file, embed_frames  # noqa: E402
@@ -146,12 +146,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     names = [design(s) for s in STRENGTHS]
     first_identifier = 0x5E1F_0000_0000_0000
 
-    def read(path: Path, name: str) -> tuple[str | None, float]:
-        found = detect_file(path, key)
-        return found.identifier, found.score
-
     rows = measure(clips, names, ATTACKS, lambda src, dst, identifier, name: embed_file(
-        src, dst, key, identifier, strength=float(name[1:]), force=True), read, work, first_identifier)
+        src, dst, key, identifier, strength=float(name[1:]), force=True), detector_read(key), work, first_identifier)
     for number, clip in enumerate(clips):  # measure() gives clip n the identifier first_identifier + n
         planes = first_luma(clip.path, SECONDS)
         for row in (r for r in rows if r["clip"] == clip.name):
