@@ -27,7 +27,7 @@ Designs: the shipped mark at strength 1.0 and 0.9, and informed embedding
 cancelling all of the host's reading, followed with a short memory (0.6: the
 correction follows the host frame by frame) at strength 1.0, or a long one
 (0.95: only what persists, as on still and panning content) at strength 1.0
-and 0.9. A first run (385813c) had the short memory only and cost more bits
+and 0.9. A first run (23d2492) had the short memory only and cost more bits
 than the strength it replaced; a lab run found the long memory kept the
 gains at about the shipped bits.
 Per clip and design: marked/plain video bitrate at x264 CRF 18 medium,
