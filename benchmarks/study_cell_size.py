@@ -89,10 +89,10 @@ def main(argv: Sequence[str] | None = None) -> None:
         return found.identifier, found.score
 
     rows: list[dict[str, Any]] = measure(clips, names, ATTACKS, mark, read, work, 0xCE11_0000_0000_0000)
+    sizes = {clip.name: (clip.height, clip.width) for clip in clips}
     for row in rows:
         with cells(*constants[row["design"]]):
-            row["cell_px"] = {clip.name: round(pattern_module.cell_size(clip.height, clip.width), 2)
-                              for clip in clips}[row["clip"]]
+            row["cell_px"] = round(pattern_module.cell_size(*sizes[row["clip"]]), 2)
     run.write({"rows": rows}, tables(rows, names, ATTACKS, INTRO))
 
 

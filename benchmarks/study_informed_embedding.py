@@ -50,7 +50,7 @@ import numpy as np
 from common import Run, load_watermark, parser
 from design_study import detector_read, measure, study_clips, tables
 
-from watermark.embed import marker  # noqa: E402
+from watermark.embed import _added, marker  # noqa: E402
 from watermark.mask import VideoMask  # noqa: E402
 from watermark.motion import MotionTracker  # noqa: E402
 from watermark.pattern import TILE_CELLS, MovingPattern, cell_size, chips, rendered  # noqa: E402
@@ -125,9 +125,7 @@ def informed_marker(key: Any, identifier: int, cancel: float, strength: float,
         reading = host[row::3, column::3]
         state["mean"] = reading if "mean" not in state else memory * state["mean"] + (1 - memory) * reading
         correction = np.clip(-cancel * state["mean"] / max(state["gain"], 1e-9), -LIMIT, LIMIT)
-        delta = amplitude * (base + state["values"].at(correction, offset))
-        dtype = cv2.CV_8U if luma.dtype == np.uint8 else cv2.CV_16U
-        luma[...] = np.minimum(cv2.add(luma, delta, dtype=dtype), (1 << picture.bit_depth) - 1)
+        _added(luma, amplitude * (base + state["values"].at(correction, offset)), picture.bit_depth, out=luma)
 
     return mark
 
