@@ -171,3 +171,32 @@ def test_identifiers_of_one_key_use_different_sign_layouts():
     a, b = (next(i for i in range(2000) if layout_of(DEFAULT_KEY, i) == n) for n in (0, 1))
     agreement = np.mean(chips(DEFAULT_KEY, a) == chips(DEFAULT_KEY, b))
     assert 0.4 < agreement < 0.6
+
+
+@pytest.mark.parametrize("low", [0.0, 4.0])
+def test_the_pattern_fills_the_band_the_detector_reads_and_nothing_else(frames, monkeypatch, low):
+    """One definition of the band (``pattern.in_band``) for the embedder and the detector: a pattern with
+    its lowest frequencies left out (``LOW_BAND``) has no energy there, keeps it everywhere else in the
+    band, and is still read by a detector that leaves out the same frequencies."""
+    pattern = importlib.import_module("watermark.pattern")
+    monkeypatch.setattr(pattern, "LOW_BAND", low)
+    for cache in (pattern.render, detection._grid, detection._templates):
+        cache.cache_clear()
+    try:
+        period = 120  # 360 lines: a cell of 3.75 pixels, a tile of 120
+        tile = pattern.render(DEFAULT_KEY, IDENTIFIER, 360, 640)[:period, :period]
+        power = np.abs(np.fft.fft2(tile)) ** 2
+        k = np.fft.fftfreq(period, 1 / period)
+        inside = pattern.in_band(k[:, None], k[None, :])
+        assert power[~inside].sum() < 1e-6 * power.sum()
+        assert np.all(power[inside] > 0)
+        if low:
+            assert not inside[np.hypot(k[:, None], k[None, :]) <= low].any()
+        rows, columns, band, _ = detection._grid(detection.TILE)
+        assert np.array_equal(band > 0, pattern.in_band(rows, columns))
+        result = detect(list(embed_frames(frames, DEFAULT_KEY, IDENTIFIER)), DEFAULT_KEY)
+        assert result.identifier == f"{IDENTIFIER:016x}"
+    finally:
+        monkeypatch.undo()
+        for cache in (pattern.render, detection._grid, detection._templates):
+            cache.cache_clear()

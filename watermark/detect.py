@@ -59,14 +59,15 @@ import os
 import time as clock
 from dataclasses import asdict, dataclass, field
 from functools import lru_cache
-from typing import Iterable, Sequence
+from typing import Callable, Iterable, Sequence
 
 import cv2
 import numpy as np
 
+import watermark.pattern as pattern
 from watermark.keys import DEFAULT_KEY, Key
 from watermark.motion import DETECTOR_CENTRE, MotionTracker
-from watermark.pattern import BAND, LAYOUTS, TILE_CELLS, cell_size, layout, layout_of
+from watermark.pattern import BAND, LAYOUTS, TILE_CELLS, cell_size, in_band, layout, layout_of
 from watermark.payload import CRC_PASS_PROBABILITY, decode_soft, format_identifier
 from watermark.video import Picture, Progress, read_pictures
 
@@ -204,8 +205,7 @@ def _grid(tile: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """For a fold of ``tile`` pixels: its frequencies (cycles a tile, rows and rfft columns), the band
     the pattern fills (no DC), and the weight of each rfft column (two coefficients but the first)."""
     rows, columns = np.fft.fftfreq(tile, 1 / tile)[:, None], np.fft.rfftfreq(tile, 1 / tile)[None, :]
-    band = ((np.abs(rows) <= BAND) & (columns <= BAND)).astype(float)
-    band[0, 0] = 0.0
+    band = in_band(rows, columns).astype(float)
     return rows, columns, band, np.where(columns == 0, 1.0, 2.0)
 
 
@@ -300,14 +300,13 @@ def _comb_peaks(groups: dict[Wrap, np.ndarray], scales: np.ndarray, peaks: int) 
     total = sum(groups.values())
     power = np.abs(np.fft.rfft2(total)) ** 2 * np.where(np.arange(total.shape[1] // 2 + 1) == 0, 1.0, 2.0)[None, :]
     power[0, 0] = 0.0
-    radius = np.maximum(np.abs(np.fft.fftfreq(total.shape[0]))[:, None], np.fft.rfftfreq(total.shape[1])[None, :])
-    order = np.argsort(radius, axis=None)
-    radii, cumulative = radius.ravel()[order], np.cumsum(power.ravel()[order]) / total.size
+    rows, columns = np.abs(np.fft.fftfreq(total.shape[0]))[:, None], np.fft.rfftfreq(total.shape[1])[None, :]
+    outer = _cumulative(power, np.maximum(rows, columns), total.size)
+    inner = _cumulative(power, np.hypot(rows, columns), total.size)
     ratios = []
     for scale in scales:
         folded = np.sum(np.abs(_spectrum(groups, scale, False, tile)) ** 2 * band * weight) / (tile * tile)
-        inside = np.searchsorted(radii, BAND / (tile * scale), side="right")
-        pictures = cumulative[inside - 1] / (scale * scale) if inside else 0.0
+        pictures = (outer(BAND / (tile * scale)) - inner(pattern.LOW_BAND / (tile * scale))) / (scale * scale)
         ratios.append(folded / max(pictures, 1e-30))
     ratio = np.array(ratios)
     count = len(ratio)
@@ -315,6 +314,18 @@ def _comb_peaks(groups: dict[Wrap, np.ndarray], scales: np.ndarray, peaks: int) 
     maxima = [i for i in range(count) if lift[i] >= lift[max(0, i - 1)] and lift[i] >= lift[min(count - 1, i + 1)]]
     chosen = sorted(maxima, key=lambda i: -lift[i])[:peaks]
     return np.unique([j for i in chosen for j in range(max(0, i - _PEAK_WIDTH), min(count, i + _PEAK_WIDTH + 1))])
+
+
+def _cumulative(power: np.ndarray, radius: np.ndarray, size: int) -> Callable[[float], float]:
+    """The power (over ``size``) of the frequencies at or within a radius, as a function of the radius."""
+    order = np.argsort(radius, axis=None)
+    radii, cumulative = radius.ravel()[order], np.cumsum(power.ravel()[order]) / size
+
+    def within(limit: float) -> float:
+        inside = np.searchsorted(radii, limit, side="right")
+        return float(cumulative[inside - 1]) if inside else 0.0
+
+    return within
 
 
 #: A hypothesis the keyed search kept: (score, scale, mirrored, shift, matched-filter response).

@@ -32,6 +32,14 @@ CELLS_PER_SHORT_SIDE = 96
 SYNC_CELLS = 192
 #: Highest frequency kept, in cycles per tile (the tile's Nyquist is 16).
 BAND = TILE_CELLS // 2 - 1
+#: Frequencies at or under this radius, in cycles per tile, are left out of the band (besides DC).
+LOW_BAND = 0.0
+
+
+def in_band(rows: np.ndarray, columns: np.ndarray) -> np.ndarray:
+    """Which frequencies (cycles per tile, broadcast) the pattern fills and the detector reads: up to
+    :data:`BAND` in both directions, over :data:`LOW_BAND` in radius (never DC)."""
+    return (np.abs(rows) <= BAND) & (np.abs(columns) <= BAND) & (np.hypot(rows, columns) > LOW_BAND)
 
 
 #: Sign layouts per key. Which one a video uses follows from its identifier through the key
@@ -131,9 +139,9 @@ def rendered(values: np.ndarray, height: int, width: int, *, margin: int = 0) ->
     coefficients = np.fft.fftshift(np.fft.fft2(values))
     centre = TILE_CELLS // 2
     kept = coefficients[centre - BAND:centre + BAND + 1, centre - BAND:centre + BAND + 1].copy()
-    kept[BAND, BAND] = 0.0  # no DC: the mark must not change brightness
-    period = TILE_CELLS * cell_size(height, width)
     freqs = _band_frequencies()
+    kept[~in_band(freqs[:, None], freqs[None, :])] = 0.0  # no DC: the mark must not change brightness
+    period = TILE_CELLS * cell_size(height, width)
     rows = np.exp(2j * np.pi * np.outer(np.arange(height + margin), freqs) / period)
     cols = np.exp(2j * np.pi * np.outer(freqs, np.arange(width + margin)) / period)
     return ((rows @ kept) @ cols).real.astype(np.float32)
