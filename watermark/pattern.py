@@ -33,7 +33,7 @@ SYNC_CELLS = 192
 #: Highest frequency kept, in cycles per tile (the tile's Nyquist is 16).
 BAND = TILE_CELLS // 2 - 1
 #: Frequencies at or under this radius, in cycles per tile, are left out of the band (besides DC).
-LOW_BAND = 0.0
+LOW_BAND = 4.0
 
 
 def in_band(rows: np.ndarray, columns: np.ndarray) -> np.ndarray:
