@@ -77,6 +77,26 @@ def measure(clips: Sequence[Any], designs: Sequence[str], reads: Sequence[str], 
     return rows
 
 
+def paired_changes(runs: dict[str, list[dict[str, Any]]], reference: str, design: str,
+                   reads: Sequence[str]) -> dict[str, dict[str, Any]]:
+    """Per clip, ``design`` against ``reference`` on each identifier set of ``runs`` (rows by set): the mean
+    score change over ``reads`` for each set, and the mean changes of PSNR-Y and bits (a fraction) over the
+    sets, with each set's pair of rows."""
+    clips = list(dict.fromkeys(row["clip"] for rows in runs.values() for row in rows))
+    changes = {}
+    for clip in clips:
+        pairs = [(next(r for r in rows if r["clip"] == clip and r["design"] == reference),
+                  next(r for r in rows if r["clip"] == clip and r["design"] == design)) for rows in runs.values()]
+        changes[clip] = {
+            "pairs": pairs,
+            "score": [statistics.mean(b["reads"][a]["score"] - a_row["reads"][a]["score"] for a in reads)
+                      for a_row, b in pairs],
+            "psnr": statistics.mean(b["psnr_y_vs_plain"] - a_row["psnr_y_vs_plain"] for a_row, b in pairs),
+            "bits": statistics.mean(b["bits_marked_over_plain"] / a_row["bits_marked_over_plain"] - 1
+                                    for a_row, b in pairs)}
+    return changes
+
+
 def tables(rows: Sequence[dict[str, Any]], designs: Sequence[str], reads: Sequence[str], intro: str) -> str:
     """The summary per design (bits median and worst, clips within 1.25x, PSNR-Y median and worst, exact
     reads) and the table per clip, under ``intro``."""

@@ -55,7 +55,7 @@ import cv2
 import numpy as np
 
 from common import Run, load_watermark, md_table, parser
-from design_study import detector_read, measure, study_clips, tables
+from design_study import detector_read, measure, paired_changes, study_clips, tables
 
 from watermark.embed import _added, marker  # noqa: E402
 from watermark.mask import VideoMask  # noqa: E402
@@ -148,19 +148,13 @@ def identifier_tables(runs: dict[str, list[dict[str, Any]]]) -> str:
     summary = [[design, *[f"{sum(r['exact'] for row in rows if row['design'] == design for r in row['reads'].values())}"
                           f"/{sum(len(row['reads']) for row in rows if row['design'] == design)}"
                           for rows in runs.values()]] for design in CHECKED]
-    clips = list(dict.fromkeys(row["clip"] for rows in runs.values() for row in rows))
     per_clip = []
-    for clip in clips:
-        pairs = [(next(r for r in rows if r["clip"] == clip and r["design"] == reference),
-                  next(r for r in rows if r["clip"] == clip and r["design"] == informed)) for rows in runs.values()]
-        score = [statistics.mean(b["reads"][a]["score"] - a_row["reads"][a]["score"] for a in ATTACKS)
-                 for a_row, b in pairs]
-        psnr = [b["psnr_y_vs_plain"] - a_row["psnr_y_vs_plain"] for a_row, b in pairs]
-        bits = [b["bits_marked_over_plain"] / a_row["bits_marked_over_plain"] - 1 for a_row, b in pairs]
+    for clip, change in paired_changes(runs, reference, informed, ATTACKS).items():
         exact = [f"{sum(r['exact'] for r in a_row['reads'].values())} -> {sum(r['exact'] for r in b['reads'].values())}"
-                 for a_row, b in pairs]
-        per_clip.append([clip, " / ".join(f"{x:+.2f}" for x in score), f"{statistics.mean(score):+.2f}",
-                         f"{statistics.mean(psnr):+.2f}", f"{100 * statistics.mean(bits):+.1f} %", ", ".join(exact)])
+                 for a_row, b in change["pairs"]]
+        per_clip.append([clip, " / ".join(f"{x:+.2f}" for x in change["score"]),
+                         f"{statistics.mean(change['score']):+.2f}", f"{change['psnr']:+.2f}",
+                         f"{100 * change['bits']:+.1f} %", ", ".join(exact)])
     sets = [f"set {n + 1} ({name})" for n, name in enumerate(runs)]
     return "\n".join([
         INTRO, "", f"Informed embedding (`{informed}`) against the shipped mark (`{reference}`) on "

@@ -22,7 +22,9 @@ scale search alike), so the false-alarm bound holds as it is. Per clip,
 design and identifier set: marked/plain video bitrate at x264 CRF 18
 medium, PSNR-Y of the marked encode against the plain one, and the exact
 identifier with its score for the marked file, the 360p and 480p platform
-renditions, x264 CRF 35 and HEVC CRF 32. Nothing shipped changes.
+renditions, x264 CRF 35 and HEVC CRF 32. The study changes nothing shipped;
+its reference ('shipped (DC only)') is the band before 4 was shipped after
+it (33c18d6).
 
     python benchmarks/study_low_band.py [--quick]
 """
@@ -36,7 +38,7 @@ from pathlib import Path
 from typing import Any, Iterator, Sequence
 
 from common import Run, load_watermark, md_table, parser
-from design_study import MARKED_FILE, detector_read, measure, study_clips, tables
+from design_study import MARKED_FILE, detector_read, measure, paired_changes, study_clips, tables
 
 import watermark.pattern as pattern_module  # noqa: E402
 from watermark.embed import marker  # noqa: E402
@@ -81,22 +83,14 @@ def change_table(runs: dict[str, list[dict[str, Any]]], names: Sequence[str]) ->
     reference = names[0]
     attacks = [a for a in READS if a != MARKED_FILE]
     rows = [row for set_rows in runs.values() for row in set_rows]
-    clips = list(dict.fromkeys(row["clip"] for row in rows))
-    header = ["design", "exact reads after the attacks", *clips]
+    header = ["design", "exact reads after the attacks", *dict.fromkeys(row["clip"] for row in rows)]
     body = []
     for name in names:
         mine = [row for row in rows if row["design"] == name]
         cells = [name, f"{sum(row['reads'][a]['exact'] for row in mine for a in attacks)}/{len(mine) * len(attacks)}"]
-        for clip in clips:
-            pairs = [(next(r for r in set_rows if r["clip"] == clip and r["design"] == reference),
-                      next(r for r in set_rows if r["clip"] == clip and r["design"] == name))
-                     for set_rows in runs.values()]
-            score = statistics.mean(b["reads"][a]["score"] - a_row["reads"][a]["score"]
-                                    for a_row, b in pairs for a in attacks)
-            psnr = statistics.mean(b["psnr_y_vs_plain"] - a_row["psnr_y_vs_plain"] for a_row, b in pairs)
-            bits = statistics.mean(b["bits_marked_over_plain"] / a_row["bits_marked_over_plain"] - 1
-                                   for a_row, b in pairs)
-            cells.append(f"{score:+.2f} z, {psnr:+.2f} dB, {100 * bits:+.1f} %")
+        for change in paired_changes(runs, reference, name, attacks).values():
+            cells.append(f"{statistics.mean(change['score']):+.2f} z, {change['psnr']:+.2f} dB, "
+                         f"{100 * change['bits']:+.1f} %")
         body.append(cells)
     return "\n".join([
         "## Summary over the identifier sets", "",
