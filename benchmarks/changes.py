@@ -13,8 +13,8 @@ are compared.
 
 from __future__ import annotations
 
+import argparse
 import json
-import sys
 from pathlib import Path
 from statistics import median
 from typing import Any, Sequence
@@ -105,15 +105,13 @@ def robustness(before: dict[str, Any], after: dict[str, Any]) -> tuple[list[dict
 
 
 def main(argv: Sequence[str] | None = None) -> None:
-    args = list(sys.argv[1:] if argv is None else argv)
-    out = RESULTS_DIR
-    if "--out" in args:
-        at = args.index("--out")
-        out = Path(args[at + 1])
-        del args[at:at + 2]
-    if len(args) != 1:
-        sys.exit(__doc__.strip().splitlines()[-1].strip())
-    previous = Path(args[0])
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("previous", type=Path, help="folder of the previous run's quality.json and robustness.json")
+    p.add_argument("--out", type=Path, default=RESULTS_DIR, help="folder of the current run (default: benchmarks/results)")
+    args = p.parse_args(argv)
+    previous, out = args.previous, args.out
+    if not any((previous / f"{name}.json").exists() for name in ("quality", "robustness")):
+        p.error(f"{previous} holds neither quality.json nor robustness.json")
     results: dict[str, Any] = {"previous": str(previous)}
     md = ["# changes", "", f"Current results in `{out}` against the previous ones in `{previous}`.", ""]
     for name, compare in (("quality", quality), ("robustness", robustness)):
