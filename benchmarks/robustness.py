@@ -332,7 +332,8 @@ def main(argv: Sequence[str] | None = None) -> None:
         render(records, clips, attacks),
         "",
         *_correct_reads(records),
-        f"Target attacks below the target: {', '.join(failing) if failing else 'none'}. "
+        (f"Target attacks below the target: {', '.join(failing) if failing else 'none'}. "
+         if any(a.group == TARGET for a in attacks) else "No target attack in this run. ") +
         f"Confident wrong identifiers: {len(wrong)}.",
         "",
         notes(records, attacks),
