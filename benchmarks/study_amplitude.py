@@ -1,0 +1,138 @@
+"""Design study: how much of the mark's bits its amplitude decides, and what each saving costs in reads.
+
+The mark costs bits in predicted frames wherever its amplitude changes from
+frame to frame or its still pattern lies under moving content
+(``docs/watermark.md``). Each design changes only the embedder's amplitude
+(``watermark.mask``); the pattern and the detector are the shipped ones, so
+the false-alarm bound is untouched:
+
+- *flat floor faded*: the floor (the little mark a flat area keeps) fades
+  out where the picture is exactly flat (local deviation under
+  :data:`FLAT_LEVELS` at the mask's quarter resolution), as made pictures
+  (screen recordings, titles, flat graphics) are and natural ones are not;
+- *moving share 0.25* and *0*: less or nothing where the content moves
+  beyond the motion the pattern follows (shipped: 0.5);
+- *held amplitude*: each pixel of the quarter-resolution amplitude keeps its
+  value until the new one falls under :data:`HOLD` [0] or rises over
+  :data:`HOLD` [1] times it, so that most of it stays the same from frame to
+  frame;
+- *first frame's texture* (a probe, not a design: it cannot follow new
+  content, and leaves a strong mark where texture has moved away), alone and
+  with nothing where the content moves: what an amplitude that never changes
+  could save at most.
+
+Per clip and design: marked/plain video bitrate at x264 CRF 18 medium,
+PSNR-Y of the marked encode against the plain one, and the exact identifier
+with its score for the marked file, x264 CRF 35, HEVC CRF 32 and the 480p
+platform rendition. Nothing shipped changes.
+
+    python benchmarks/study_amplitude.py [--quick]
+"""
+
+from __future__ import annotations
+
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Callable, ContextManager, Iterator, Sequence
+
+import numpy as np
+
+from common import Run, load_watermark, parser
+from design_study import MARKED_FILE, detector_read, measure, study_clips, tables
+
+import watermark.mask as mask_module  # noqa: E402
+from watermark.embed import marker  # noqa: E402
+from watermark.video import EncoderSettings, transcode  # noqa: E402
+
+#: Local deviation (8-bit levels, at the mask's quarter resolution) under which a picture counts as exactly
+#: flat: film grain or sensor noise in natural flat areas, averaged over 4 x 4 pixels, stays above it.
+FLAT_LEVELS = 0.25
+#: The held amplitude is replaced when the new one is under the first or over the second times it.
+HOLD = (0.85, 1.25)
+READS = (MARKED_FILE, "h264_crf35", "h265_crf32", "platform_480p")
+QUICK_CLIPS = ("bikes", "screen", "bbb")
+INTRO = ("Design study (issue 7): how much of the mark's bits its amplitude decides (see the script's "
+         "docstring). Only the embedder's amplitude changes; the detector is the shipped one. Nothing shipped "
+         "changes.")
+
+
+@contextmanager
+def _patched(**values: object) -> Iterator[None]:
+    """``watermark.mask`` with some of its names replaced, restored on the way out."""
+    saved = {name: getattr(mask_module, name) for name in values}
+    for name, value in values.items():
+        setattr(mask_module, name, value)
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            setattr(mask_module, name, value)
+
+
+def _flat_faded(amplitude_of: Callable[[np.ndarray], np.ndarray]) -> Callable[[np.ndarray], np.ndarray]:
+    def faded(small: np.ndarray) -> np.ndarray:
+        mean = mask_module.cv2.blur(small, mask_module._WINDOW)
+        sigma = np.sqrt(np.maximum(mask_module.cv2.blur(small * small, mask_module._WINDOW) - mean * mean, 0.0))
+        return amplitude_of(small) * np.minimum(sigma / FLAT_LEVELS, 1.0)
+    return faded
+
+
+def _first_frame(amplitude_of: Callable[[np.ndarray], np.ndarray]) -> Callable[[np.ndarray], np.ndarray]:
+    first: list[np.ndarray] = []
+
+    def frozen(small: np.ndarray) -> np.ndarray:
+        if not first or first[0].shape != small.shape:
+            first[:] = [amplitude_of(small)]
+        return first[0]
+    return frozen
+
+
+def _held(full_size: Callable[..., np.ndarray]) -> Callable[..., np.ndarray]:
+    held: list[np.ndarray] = []
+
+    def holding(reduced: np.ndarray, shape: tuple[int, int], bit_depth: int, out: np.ndarray | None = None):
+        if held and held[0].shape == reduced.shape:
+            keep = (reduced >= HOLD[0] * held[0]) & (reduced <= HOLD[1] * held[0])
+            reduced = np.where(keep, held[0], reduced).astype(np.float32)
+        held[:] = [reduced]
+        return full_size(reduced, shape, bit_depth, out)
+    return holding
+
+
+def design(name: str) -> ContextManager[None]:
+    """The embedder's amplitude of design ``name`` (a key of :data:`DESIGNS`), fresh for one video."""
+    amplitude_of, full_size = mask_module._amplitude_of, mask_module._full_size
+    return {
+        "shipped": _patched(),
+        "flat floor faded": _patched(_amplitude_of=_flat_faded(amplitude_of)),
+        "moving share 0.25": _patched(MOVING_SHARE=0.25),
+        "moving share 0": _patched(MOVING_SHARE=0.0),
+        "held amplitude": _patched(_full_size=_held(full_size)),
+        "first frame's texture (probe)": _patched(_amplitude_of=_first_frame(amplitude_of)),
+        "first frame's texture, share 0 (probe)": _patched(_amplitude_of=_first_frame(amplitude_of),
+                                                           MOVING_SHARE=0.0),
+    }[name]
+
+
+DESIGNS = ("shipped", "flat floor faded", "moving share 0.25", "moving share 0", "held amplitude",
+           "first frame's texture (probe)", "first frame's texture, share 0 (probe)")
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    args = parser(__doc__.splitlines()[0]).parse_args(argv)
+    wm = load_watermark()
+    key = wm.Key(bytes(range(32)))
+    work, clips = study_clips("study_amplitude", args.quick, QUICK_CLIPS)
+    run = Run("study_amplitude", args, {"designs": DESIGNS, "reads": READS, "flat_levels": FLAT_LEVELS,
+                                        "hold": HOLD}, wm)
+
+    def mark(src: Path, dst: Path, identifier: int, name: str) -> None:
+        with design(name):
+            transcode(src, dst, marker(key, identifier), settings=EncoderSettings(), overwrite=True)
+
+    rows = measure(clips, DESIGNS, READS, mark, detector_read(key), work, 0x3770_0000_0000_0000)
+    run.write({"rows": rows}, tables(rows, DESIGNS, READS, INTRO))
+
+
+if __name__ == "__main__":
+    main()
