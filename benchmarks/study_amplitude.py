@@ -78,44 +78,41 @@ def _flat_faded(amplitude_of: Callable[[np.ndarray], np.ndarray]) -> Callable[[n
 
 
 def _first_frame(amplitude_of: Callable[[np.ndarray], np.ndarray]) -> Callable[[np.ndarray], np.ndarray]:
-    first: list[np.ndarray] = []
+    first: np.ndarray | None = None
 
     def frozen(small: np.ndarray) -> np.ndarray:
-        if not first or first[0].shape != small.shape:
-            first[:] = [amplitude_of(small)]
-        return first[0]
+        nonlocal first
+        if first is None or first.shape != small.shape:
+            first = amplitude_of(small)
+        return first
     return frozen
 
 
 def _held(full_size: Callable[..., np.ndarray]) -> Callable[..., np.ndarray]:
-    held: list[np.ndarray] = []
+    held: np.ndarray | None = None
 
     def holding(reduced: np.ndarray, shape: tuple[int, int], bit_depth: int, out: np.ndarray | None = None):
-        if held and held[0].shape == reduced.shape:
-            keep = (reduced >= HOLD[0] * held[0]) & (reduced <= HOLD[1] * held[0])
-            reduced = np.where(keep, held[0], reduced).astype(np.float32)
-        held[:] = [reduced]
+        nonlocal held
+        if held is not None and held.shape == reduced.shape:
+            keep = (reduced >= HOLD[0] * held) & (reduced <= HOLD[1] * held)
+            reduced = np.where(keep, held, reduced).astype(np.float32)
+        held = reduced
         return full_size(reduced, shape, bit_depth, out)
     return holding
 
 
-def design(name: str) -> ContextManager[None]:
-    """The embedder's amplitude of design ``name`` (a key of :data:`DESIGNS`), fresh for one video."""
-    amplitude_of, full_size = mask_module._amplitude_of, mask_module._full_size
-    return {
-        "shipped": _patched(),
-        "flat floor faded": _patched(_amplitude_of=_flat_faded(amplitude_of)),
-        "moving share 0.25": _patched(MOVING_SHARE=0.25),
-        "moving share 0": _patched(MOVING_SHARE=0.0),
-        "held amplitude": _patched(_full_size=_held(full_size)),
-        "first frame's texture (probe)": _patched(_amplitude_of=_first_frame(amplitude_of)),
-        "first frame's texture, share 0 (probe)": _patched(_amplitude_of=_first_frame(amplitude_of),
-                                                           MOVING_SHARE=0.0),
-    }[name]
-
-
-DESIGNS = ("shipped", "flat floor faded", "moving share 0.25", "moving share 0", "held amplitude",
-           "first frame's texture (probe)", "first frame's texture, share 0 (probe)")
+#: Each design's amplitude, made fresh for one video (the held and first-frame ones keep state per video).
+_DESIGNS: dict[str, Callable[[], ContextManager[None]]] = {
+    "shipped": lambda: _patched(),
+    "flat floor faded": lambda: _patched(_amplitude_of=_flat_faded(mask_module._amplitude_of)),
+    "moving share 0.25": lambda: _patched(MOVING_SHARE=0.25),
+    "moving share 0": lambda: _patched(MOVING_SHARE=0.0),
+    "held amplitude": lambda: _patched(_full_size=_held(mask_module._full_size)),
+    "first frame's texture (probe)": lambda: _patched(_amplitude_of=_first_frame(mask_module._amplitude_of)),
+    "first frame's texture, share 0 (probe)": lambda: _patched(
+        _amplitude_of=_first_frame(mask_module._amplitude_of), MOVING_SHARE=0.0),
+}
+DESIGNS = tuple(_DESIGNS)
 
 
 def main(argv: Sequence[str] | None = None) -> None:
@@ -127,7 +124,7 @@ def main(argv: Sequence[str] | None = None) -> None:
                                         "hold": HOLD}, wm)
 
     def mark(src: Path, dst: Path, identifier: int, name: str) -> None:
-        with design(name):
+        with _DESIGNS[name]():
             transcode(src, dst, marker(key, identifier), settings=EncoderSettings(), overwrite=True)
 
     rows = measure(clips, DESIGNS, READS, mark, detector_read(key), work, 0x3770_0000_0000_0000)
