@@ -25,11 +25,12 @@ running this script re-creates the files (``--force``) or reports them.
 from __future__ import annotations
 
 import argparse
+import fcntl
 import os
 import sys
 from fractions import Fraction
 from pathlib import Path
-from typing import Iterator, Sequence
+from typing import Callable, Iterator, Sequence
 
 import av
 import cv2
@@ -55,15 +56,30 @@ def prepare(sources: Sequence[SourceClip], *, force: bool = False) -> None:
     """Write ``<stem>_1080p.mp4`` for each source (skips existing ones unless ``force``)."""
     folder = videos_dir()
     for source in sources:
-        dst = hd_path(source)
+        write_once(hd_path(source), lambda tmp, src=folder / source.filename: _upscale(src, tmp), force=force)
+
+
+def write_once(dst: Path, write: Callable[[Path], int], *, force: bool = False) -> None:
+    """Write ``dst`` with ``write`` (which returns the frames written) unless it exists or ``force``.
+
+    Benchmarks started together on a fresh machine prepare the same clips:
+    the first holds a lock beside the file while it writes, to a temporary
+    file of its own that is renamed when complete; the others wait for it
+    and then find the file made.
+    """
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    with open(dst.with_name(dst.name + ".lock"), "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
         if dst.exists() and not force:
-            continue
-        dst.parent.mkdir(parents=True, exist_ok=True)
-        tmp = dst.with_suffix(".part.mp4")
-        with stopwatch() as t:
-            frames = _upscale(folder / source.filename, tmp)
-        tmp.replace(dst)
-        log(f"prepared {dst.name}: {frames} frames in {t['s']:.0f} s")
+            return
+        tmp = dst.with_name(f"{dst.stem}.{os.getpid()}.part{dst.suffix}")
+        try:
+            with stopwatch() as t:
+                frames = write(tmp)
+            tmp.replace(dst)
+        finally:
+            tmp.unlink(missing_ok=True)
+        log(f"made {dst}: {frames} frames in {t['s']:.0f} s")
 
 
 def _upscale(src_path, dst_path) -> int:
@@ -109,10 +125,7 @@ def excerpt(clip: Clip, seconds: float) -> Clip:
     folder = WORK_DIR / "clips" / f"first_{seconds:g}s"
     folder.mkdir(parents=True, exist_ok=True)
     dst = folder / f"{clip.name.replace('@', '_')}.mp4"
-    if not dst.exists():
-        tmp = dst.with_suffix(".part.mp4")
-        transform_video(clip.path, tmp, window=(0.0, seconds), encoder=H264_CRF16)
-        tmp.replace(dst)
+    write_once(dst, lambda tmp: transform_video(clip.path, tmp, window=(0.0, seconds), encoder=H264_CRF16))
     return probe(dst, name=clip.name)
 
 
@@ -143,18 +156,18 @@ def made_clips(*, quick: bool, names: Sequence[str] | None = None, force: bool =
     clips = []
     for name in wanted:
         path = made_path(name)
-        if force or not path.exists():
-            kind, height = MADE[name]
-            width = even(height * 16 / 9)
-            pictures = pan(width, height) if kind == "pan" else screen_recording(width, height)
-            path.parent.mkdir(parents=True, exist_ok=True)
-            tmp = path.with_suffix(".part.mp4")
-            with stopwatch() as t:
-                transcode_frames(pictures, tmp, encoder=H264_CRF16, rate=Fraction(MADE_RATE))
-            tmp.replace(path)
-            log(f"made {path}: {MADE_FRAMES} frames in {t['s']:.0f} s")
+        write_once(path, lambda tmp, name=name: _make(name, tmp), force=force)
         clips.append(probe(path, name=name))
     return clips
+
+
+def _make(name: str, dst: Path) -> int:
+    """Write the made clip ``name`` (a key of :data:`MADE`) to ``dst``."""
+    kind, height = MADE[name]
+    width = even(height * 16 / 9)
+    pictures = pan(width, height) if kind == "pan" else screen_recording(width, height)
+    transcode_frames(pictures, dst, encoder=H264_CRF16, rate=Fraction(MADE_RATE))
+    return MADE_FRAMES
 
 
 def pan(width: int, height: int) -> Iterator[np.ndarray]:

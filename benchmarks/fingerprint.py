@@ -27,6 +27,7 @@ import numpy as np
 
 from common import WORK_DIR, Run, load_clips, log, md_table, parser, stopwatch
 import attacks
+from clips import write_once
 from videoio import H264_CRF16
 
 from manifests.contentstore import SQLiteContentStore
@@ -45,18 +46,16 @@ MADE = WORK_DIR / "clips" / "made"
 
 
 def _write(path: Path, frames: Callable[[int], np.ndarray], count: int, rate: int = 25) -> Path:
-    if path.exists():
-        return path
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".part.mp4")
-    with av.open(str(tmp), "w") as output:
-        stream = output.add_stream(H264_CRF16.codec, rate=rate, options=H264_CRF16.options())
-        first = frames(0)
-        stream.width, stream.height, stream.pix_fmt = first.shape[1], first.shape[0], "yuv420p"
-        for i in range(count):
-            output.mux(stream.encode(av.VideoFrame.from_ndarray(frames(i), format="rgb24")))
-        output.mux(stream.encode())
-    tmp.replace(path)
+    def encode(tmp: Path) -> int:
+        with av.open(str(tmp), "w") as output:
+            stream = output.add_stream(H264_CRF16.codec, rate=rate, options=H264_CRF16.options())
+            first = frames(0)
+            stream.width, stream.height, stream.pix_fmt = first.shape[1], first.shape[0], "yuv420p"
+            for i in range(count):
+                output.mux(stream.encode(av.VideoFrame.from_ndarray(frames(i), format="rgb24")))
+            output.mux(stream.encode())
+        return count
+    write_once(path, encode)
     return path
 
 
