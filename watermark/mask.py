@@ -148,14 +148,10 @@ class VideoMask:
     def _stillness(self, small: np.ndarray, ratio: float, offset: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
         """Per pixel of the change copy ``small`` (``ratio`` times the picture's ``shape``): 1 where the
         content stayed still, :func:`moving_share` where it moved."""
-        size = small.shape[::-1]
         if self._previous is None or self._previous.shape != small.shape:
             self._still = np.ones_like(small)
         else:
-            step = (offset - self._offset) * ratio
-            previous = cv2.warpAffine(self._previous, np.float32([[1, 0, step[0]], [0, 1, step[1]]]),
-                                      size, borderMode=cv2.BORDER_REPLICATE)
-            change = cv2.GaussianBlur(cv2.absdiff(small, previous), (0, 0), _CHANGE_BLUR)
+            change = _change(small, self._previous, (offset - self._offset) * ratio)
             share = moving_share(*shape)
             target = cv2.GaussianBlur(np.where(change > _CHANGE_LEVELS, share, 1.0).astype(np.float32),
                                       (0, 0), _CHANGE_BLUR)
@@ -163,3 +159,10 @@ class VideoMask:
             self._still = np.where(target < self._still, target, recovered).astype(np.float32)
         self._previous, self._offset = small, offset.copy()
         return self._still
+
+
+def _change(current: np.ndarray, previous: np.ndarray, step: np.ndarray) -> np.ndarray:
+    """Absolute change from ``previous`` to ``current`` (change copies) beyond the content's ``step`` (x, y)."""
+    moved = cv2.warpAffine(previous, np.float32([[1, 0, step[0]], [0, 1, step[1]]]), current.shape[::-1],
+                           borderMode=cv2.BORDER_REPLICATE)
+    return cv2.GaussianBlur(cv2.absdiff(current, moved), (0, 0), _CHANGE_BLUR)
