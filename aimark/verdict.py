@@ -5,7 +5,7 @@ whether the file still matches them), the watermark (an identifier that
 survives re-encoding), the repository (the manifest and the fingerprint
 registered for that identifier), the search by picture (the stamped videos
 the pictures show, whatever the file says). :func:`decide` cross-checks them
-and names one of nine verdicts, in four families that the exit status of
+and names one of ten verdicts, in four families that the exit status of
 ``aimark verify`` reports.
 
 A registered author is named only on a positive picture match: the
@@ -45,7 +45,7 @@ class Family(enum.Enum):
 
 
 class Kind(enum.Enum):
-    """The nine verdicts, each with its title and family."""
+    """The ten verdicts, each with its title and family."""
 
     LABELLED = ("labelled", "Labelled AI-generated and intact", Family.INTACT)
     RECOVERED = ("recovered", "AI-generated: manifest stripped, recovered from the watermark", Family.STRIPPED)
@@ -57,6 +57,8 @@ class Kind(enum.Enum):
               Family.TAMPERED)
     REMARKED = ("remarked", "Marked twice: watermarks of different keys carry different identifiers (re-marked, "
                 "or copies combined)", Family.TAMPERED)
+    SPLICED = ("spliced", "Spliced or mixed: the watermark carries several identifiers (pieces of different marked "
+               "videos, or marked copies combined)", Family.TAMPERED)
     LAUNDERED = ("laundered", "Laundered: the pictures are a registered video under another identity (mark removed "
                  "or replaced, manifest stripped or re-signed)", Family.TAMPERED)
     UNLABELLED = ("unlabelled", "No AI label found", Family.UNLABELLED)
@@ -142,8 +144,9 @@ class Evidence:
         time offsets; None when none is filed or no segment matches.
     registered : tuple of RegisteredMatch
         The stamped videos the search by picture found the pictures to show.
-    other_marks : tuple of watermark.Detection
-        Marks other keys found with another readable identifier than ``detection``'s.
+    other_marks : tuple of watermark.Mark
+        Every other identifier found, of ``detection``'s key (a splice, or copies mixed) or of another key
+        (re-marked), each with the time it covers.
     """
 
     report: manifests.Report | None
@@ -162,7 +165,7 @@ class Evidence:
     pictures: ContentMatch | None = None
     claimed_pictures: ContentMatch | None = None
     registered: tuple[RegisteredMatch, ...] = ()
-    other_marks: tuple[watermark.Detection, ...] = ()
+    other_marks: tuple[watermark.Mark, ...] = ()
 
 
 #: Largest disagreement (natural log) between the crop the content fingerprint matched at and the one the
@@ -318,19 +321,21 @@ def decide(evidence: Evidence) -> Verdict:
         reasons.append(Reason("parts of the pictures differ from those registered at stamping: replaced footage",
                               _spans(tuple(e.match.differing()))))
 
-    # Every identity the file carries: its manifest's, and every mark's (a re-marked file carries two).
-    identities = {i for i in (mark_id, claimed, *(d.identifier for d in e.other_marks)) if i}
+    # Every identity the file admits to: its manifest's, its mark's, and those of the pieces spliced in with
+    # their own marks. A mark under the file's own over the same time (re-marked, or copies combined) is not
+    # one: a registered video it names is what the file was made from.
+    own_mark = detection.marks[0] if detection is not None and detection.identifier else None
+    pieces = (m.identifier for m in e.other_marks if own_mark is None or not _overlap(m, own_mark))
+    identities = {i for i in (mark_id, claimed, *pieces) if i}
     own = e.claimed_record or e.record
     own_pictures = e.claimed_pictures if e.claimed_record else e.pictures
     own_match = e.claimed_match if e.claimed_record else e.match
     matched_own = own is not None and positive_match(own_match, own_pictures, detection)
     laundered = _laundered(e, identities, own if matched_own else None)
 
-    if e.other_marks:
-        reasons.append(Reason("another key's watermark carries another identifier: the video was marked twice "
-                              "(re-marked over someone's mark, or copies combined), so neither mark names its maker",
-                              "; ".join(f"key {d.key_id}: identifier {d.identifier}, score {d.score:.1f}"
-                                        for d in (detection, *e.other_marks))))
+    several = _several_marks(detection, e.other_marks)
+    if several is not None:
+        reasons.append(several)
 
     if present and report.state is manifests.ValidationState.INVALID:
         reasons.insert(0, Reason("the signed manifest no longer matches the file", "; ".join(report.reasons)))
@@ -364,8 +369,8 @@ def decide(evidence: Evidence) -> Verdict:
             return _verdict(Kind.COPIED, reasons, claims)
         if laundered is not None:
             return _launder_verdict(laundered, reasons, claims.author)
-        if e.other_marks:
-            return _verdict(Kind.REMARKED, reasons, claims)
+        if several is not None:
+            return _verdict(_several_kind(detection, e.other_marks), reasons, claims)
         if claims.ai_generated or detection:
             if claims.ai_generated:
                 reasons.append(Reason("the manifest states the video is AI-generated",
@@ -382,8 +387,9 @@ def decide(evidence: Evidence) -> Verdict:
                              if report is not None else "this container cannot carry one"))
     if laundered is not None and mark_id:  # re-marked: another identifier on a registered video's pictures
         return _launder_verdict(laundered, reasons, e.record.author if e.record else None)
-    if e.other_marks:
-        return Verdict(Kind.REMARKED, tuple(reasons), claimed_author=e.record.author if e.record else None)
+    if several is not None:
+        return Verdict(_several_kind(detection, e.other_marks), tuple(reasons),
+                       claimed_author=e.record.author if e.record else None)
     if detection and mark_id and e.record:
         holder = f"resolver {accepted(e.resolutions).resolver}" if accepted(e.resolutions) else "the repository"
         if not matched_own:
@@ -426,6 +432,31 @@ def decide(evidence: Evidence) -> Verdict:
         reasons.append(Reason("an unsigned AIGC metadata label says AI-generated, but nothing signed or "
                               "embedded in the pictures backs it", e.aigc.to_json()))
     return _verdict(Kind.UNLABELLED, reasons, None)
+
+
+def _overlap(a: watermark.Mark, b: watermark.Mark) -> bool:
+    return a.start < b.end and b.start < a.end
+
+
+def _several_kind(detection: watermark.Detection, others: tuple[watermark.Mark, ...]) -> Kind:
+    """Re-marked when another key's mark carries another identifier, spliced or mixed when the same key's does."""
+    return Kind.REMARKED if any(mark.key_id != detection.key_id for mark in others) else Kind.SPLICED
+
+
+def _several_marks(detection: watermark.Detection | None, others: tuple[watermark.Mark, ...]) -> Reason | None:
+    """The finding that the pictures carry more than one identifier, with the time each covers."""
+    if detection is None or not others:
+        return None
+    marks = (detection.marks[0], *others)
+    evidence = "; ".join(f"identifier {m.identifier} over {m.start:g}-{m.end:g} s (key {m.key_id}, score "
+                         f"{m.score:.1f})" for m in marks)
+    if _several_kind(detection, others) is Kind.REMARKED:
+        return Reason("another key's watermark carries another identifier: the video was marked twice (re-marked "
+                      "over someone's mark, or copies combined), so neither mark names its maker", evidence)
+    overlap = any(_overlap(a, b) for i, a in enumerate(marks) for b in marks[i + 1:])
+    return Reason("the watermark carries several identifiers of one key: "
+                  + ("over the same time, re-marked over a mark or marked copies combined" if overlap else
+                     "pieces of different marked videos spliced together") + ", so no mark names the maker of the whole", evidence)
 
 
 def _record_verdict(kind: Kind, reasons: list[Reason], record: Record) -> Verdict:

@@ -301,8 +301,9 @@ def verify(path: str | os.PathLike[str], *, keys: Iterable[watermark.Key] = (),
                        key=lambda d: (d.identifier is None, records.get(d.identifier) is None,
                                       d.key_id == watermark.DEFAULT_KEY.key_id, -d.score))
         detection = found[0] if found else None
-        other_marks = tuple(d for d in found[1:] if d.identifier and detection.identifier
-                            and d.identifier != detection.identifier)
+        # Every further identifier: another key's (re-marked), or more of the same key's (spliced, or mixed).
+        marks = {m.identifier: m for d in found for m in d.marks} if detection and detection.identifier else {}
+        other_marks = tuple(m for identifier, m in marks.items() if identifier != detection.identifier)
         claimed = report.claims.watermark_identifier if report is not None and report.claims else None
         mark_id = detection.identifier if detection else None
         record = records.get(mark_id) if mark_id else None

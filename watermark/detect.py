@@ -57,7 +57,7 @@ from __future__ import annotations
 import math
 import os
 import time as clock
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from functools import lru_cache
 from typing import Callable, Iterable, Sequence
 
@@ -74,6 +74,7 @@ from watermark.video import Picture, Progress, read_pictures
 #: Pixels a cell spans at the working resolution.
 WORKING_CELL = 3
 TILE = TILE_CELLS * WORKING_CELL
+ALL_CELLS = np.arange(TILE_CELLS * TILE_CELLS)
 #: Default bound on the probability of a false detection per video.
 MAX_FALSE_ALARM = 1e-6
 #: Bound the synchronisation must reach on its own, whatever the CRC says.
@@ -247,6 +248,7 @@ class _Templates:
         impulses[:, rows * WORKING_CELL, cols * WORKING_CELL] = [lay.sync_signs for lay in self.layouts]
         self.sync = np.conj(np.fft.rfft2(impulses)).astype(np.complex64)  # single precision: twice as fast
         self.sync_power = np.conj(np.fft.rfft2(np.abs(impulses[0])))
+        self.sync_signs = np.stack([lay.sync_signs for lay in self.layouts])
 
     def scores(self, response: np.ndarray, spectrum: np.ndarray) -> np.ndarray:
         """z for every sign layout and cyclic shift (layouts x TILE x TILE), from :func:`_filtered`'s output."""
@@ -255,21 +257,26 @@ class _Templates:
         return numerators / np.sqrt(np.maximum(power, 1e-12))
 
     @staticmethod
-    def cell_values(response: np.ndarray, shift: tuple[int, int], cells: np.ndarray) -> np.ndarray:
+    def cell_values(response: np.ndarray, shift: tuple[int, int], cells: np.ndarray = ALL_CELLS) -> np.ndarray:
         rows, cols = np.divmod(cells, TILE_CELLS)
         return response[(rows * WORKING_CELL + shift[0]) % TILE, (cols * WORKING_CELL + shift[1]) % TILE]
 
-    def score_at(self, spectrum: np.ndarray, shift: tuple[int, int], number: int) -> float:
-        response, _ = _filtered(spectrum)
-        lay = self.layouts[number]
-        values = self.cell_values(response, shift, lay.sync_cells)
-        return float(values @ lay.sync_signs / max(np.linalg.norm(values), 1e-12))
+    def scores_of(self, values: np.ndarray) -> np.ndarray:
+        """z of every sign layout, from cell values (every cell, last axis) at one alignment: the layouts share
+        the synchronisation cells' positions, not their signs."""
+        sync = values[..., self.layouts[0].sync_cells]
+        norms = np.maximum(np.linalg.norm(sync, axis=-1, keepdims=True), 1e-12)
+        return (sync @ self.sync_signs.T) / norms
 
     def identifier(self, response: np.ndarray, shift: tuple[int, int], number: int) -> int | None:
         """The identifier the payload of sign layout ``number`` decodes to, if it is one that layout carries."""
+        return self.decode(self.cell_values(response, shift), number)
+
+    def decode(self, values: np.ndarray, number: int) -> int | None:
+        """:meth:`identifier` from the values of every cell at the alignment."""
         lay = self.layouts[number]
-        values = self.cell_values(response, shift, lay.payload_cells) * lay.payload_signs
-        soft = np.bincount(lay.payload_bits, weights=values, minlength=lay.payload_bits.max() + 1)
+        soft = np.bincount(lay.payload_bits, weights=values[lay.payload_cells] * lay.payload_signs,
+                           minlength=lay.payload_bits.max() + 1)
         identifier = decode_soft(soft)
         return identifier if identifier is not None and layout_of(self.key, identifier) == number else None
 
@@ -334,13 +341,28 @@ _Alignment = tuple[float, float, bool, tuple[int, int], np.ndarray]
 
 @dataclass(frozen=True)
 class Span:
-    """Evidence for one stretch of time, at the alignment found for the video."""
+    """Evidence for one stretch of time, at the alignment found for the video: the score of the identifier
+    whose mark reads best there (of those the video carries), and that identifier when the span is marked."""
 
     start: float
     end: float
     frames: int
     score: float
     marked: bool
+    identifier: str | None = None
+
+
+@dataclass(frozen=True)
+class Mark:
+    """One identifier a video's mark carries, the stretch of time its evidence was found over, and the bound
+    on the probability that a video without it would show it there."""
+
+    identifier: str
+    key_id: str
+    score: float
+    start: float
+    end: float
+    false_alarm_probability: float
 
 
 @dataclass(frozen=True)
@@ -366,6 +388,11 @@ class Detection:
     hypotheses : int
         Number of alignments searched (scales x flips x shifts).
     spans : list of Span
+    others : list of Mark
+        Further identifiers of the same key at the video's alignment, each
+        over the stretch of time where its evidence is strongest: a splice
+        of marked videos, or marked copies mixed together (see
+        :meth:`Detector.results`).
     seconds : float
         Time taken by the analysis.
     """
@@ -380,7 +407,18 @@ class Detection:
     hypotheses: int
     key_id: str
     spans: list[Span] = field(default_factory=list)
+    others: list[Mark] = field(default_factory=list)
     seconds: float = 0.0
+
+    @property
+    def marks(self) -> list[Mark]:
+        """Every identifier found, this detection's first (over the spans that read it), then :attr:`others`."""
+        if self.identifier is None:
+            return []
+        own = [span for span in self.spans if span.identifier == self.identifier] or self.spans
+        start, end = (own[0].start, own[-1].end) if own else (0.0, 0.0)
+        return [Mark(self.identifier, self.key_id, self.score, start, end, self.false_alarm_probability),
+                *self.others]
 
     def to_dict(self) -> dict:
         """Plain data for JSON (``identifier``, and ``frames`` for the frames analysed, as every command names them)."""
@@ -601,7 +639,14 @@ class Detector:
         (view, number), (score, scale, flipped, shift, response) = max(alignments.items(), key=lambda a: a[1][0])
         identifier = templates.identifier(response, shift, number)
         probability, detected = _verdict(score, hypotheses, identifier is not None, self.max_false_alarm)
-        spans = self._span_scores(templates, {v: alignments[(v, number)][1:4] for v in views}, number, detected)
+        values = self._span_values(templates, {v: alignments[(v, number)][1:4] for v in views})
+        others = self._others(templates, values, number, identifier) if detected and identifier is not None else []
+        layouts = [number] + [layout_of(templates.key, int(mark.identifier, 16)) for mark in others]
+        # per span and identifier found: the score of its sign layout, in the better view
+        scores = templates.scores_of(values)[..., layouts].max(axis=1)
+        threshold = score_needed(values.shape[0] * values.shape[1] * len(layouts), self.max_false_alarm)
+        others = [self._extent(mark, scores[:, number], threshold) for number, mark in enumerate(others, start=1)]
+        names = [format_identifier(identifier) if identifier is not None else None] + [m.identifier for m in others]
         return Detection(
             detected=detected,
             identifier=format_identifier(identifier) if detected and identifier is not None else None,
@@ -612,28 +657,77 @@ class Detector:
             flipped=flipped,
             hypotheses=hypotheses,
             key_id=templates.key.key_id,
-            spans=spans,
+            spans=self._span_scores(scores, threshold, names, detected),
+            others=others,
             seconds=clock.perf_counter() - self._started,
         )
 
-    def _span_scores(self, templates: _Templates, alignments: dict[int, tuple[float, bool, tuple[int, int]]],
-                     number: int, detected: bool) -> list[Span]:
-        """Score each span at the video's alignment in each view searched, keeping the better.
+    def _span_values(self, templates: _Templates,
+                     alignments: dict[int, tuple[float, bool, tuple[int, int]]]) -> np.ndarray:
+        """Every cell's matched-filter value, per span (in time order) and view, at the video's alignment in that
+        view: shape (spans, views, cells). The embedder may have followed the content's motion in one stretch
+        and not in another, where the detector decided otherwise, so each stretch may read in either view."""
+        return np.array([[templates.cell_values(_filtered(_spectrum(self._spans[index].views[view], scale, flipped))[0],
+                                                shift) for view, (scale, flipped, shift) in alignments.items()]
+                         for index in sorted(self._spans)])
 
-        The embedder may have followed the content's motion in one stretch
-        and not in another, where the detector decided otherwise: each
-        stretch is then aligned in one view or the other. One hypothesis per
-        span and view.
-        """
-        threshold = score_needed(len(self._spans) * len(alignments), self.max_false_alarm)
+    def _span_scores(self, scores: np.ndarray, threshold: float, identifiers: list[str | None],
+                     detected: bool) -> list[Span]:
+        """Each span with the identifier that reads best there (``scores``: spans x identifiers), marked at
+        ``threshold`` (one hypothesis per span, view and identifier)."""
         spans = []
-        for index in sorted(self._spans):
-            span = self._spans[index]
-            score = max(templates.score_at(_spectrum(span.views[view], scale, flipped), shift, number)
-                        for view, (scale, flipped, shift) in alignments.items())
+        for (index, span), row in zip(sorted(self._spans.items()), scores):
+            best = int(row.argmax())
+            marked = detected and row[best] >= threshold
             spans.append(Span(start=index * self.span_seconds, end=(index + 1) * self.span_seconds,
-                              frames=span.frames, score=score, marked=detected and score >= threshold))
+                              frames=span.frames, score=float(row[best]), marked=marked,
+                              identifier=identifiers[best] if marked else None))
         return spans
+
+    def _extent(self, mark: Mark, scores: np.ndarray, threshold: float) -> Mark:
+        """``mark`` over the first to the last span its own score marks (two copies mixed: every span), or over
+        the run it was found on when no single span is strong enough."""
+        marked = [index for index, score in zip(sorted(self._spans), scores) if score >= threshold]
+        if not marked:
+            return mark
+        return replace(mark, start=marked[0] * self.span_seconds, end=(marked[-1] + 1) * self.span_seconds)
+
+    def _others(self, templates: _Templates, values: np.ndarray, number: int, identifier: int) -> list[Mark]:
+        """Identifiers of the other sign layouts that a stretch of the video carries, at its alignment.
+
+        A splice of two marked videos, or two marked copies averaged, holds
+        two identifiers of one key, each (nearly always) with its own sign
+        layout. Every run of consecutive spans, in each view, is scored
+        with each other layout's chips (the sums of the spans' values: the
+        matched filter is linear), and the best run of each layout is
+        decoded. The bound counts those hypotheses (runs x views x 63
+        layouts), and a mark needs the same two tests as the video's own:
+        the synchronisation significant alone, and the bound with the
+        identifier at most ``max_false_alarm``. Two identifiers of one
+        sign layout (1 in 64) read as one.
+        """
+        count = values.shape[0]
+        totals = np.concatenate([np.zeros_like(values[:1]), np.cumsum(values, axis=0)])
+        first, last = np.triu_indices(count)
+        runs = totals[last + 1] - totals[first]  # runs x views x cells
+        scores = templates.scores_of(runs)  # runs x views x layouts
+        hypotheses = len(first) * values.shape[1] * (LAYOUTS - 1)
+        times = sorted(self._spans)
+        marks = []
+        for other in range(LAYOUTS):
+            if other == number:
+                continue
+            run, view = np.unravel_index(int(scores[..., other].argmax()), scores.shape[:2])
+            score = float(scores[run, view, other])
+            if _false_alarm(score, hypotheses, False) > max(MAX_SYNC_FALSE_ALARM, self.max_false_alarm):
+                continue
+            found = templates.decode(runs[run, view], other)
+            probability, detected = _verdict(score, hypotheses, found is not None, self.max_false_alarm)
+            if detected and found is not None and found != identifier:
+                marks.append(Mark(format_identifier(found), templates.key.key_id, score,
+                                  times[first[run]] * self.span_seconds, (times[last[run]] + 1) * self.span_seconds,
+                                  probability))
+        return sorted(marks, key=lambda mark: (mark.start, -mark.score))
 
 
 @dataclass

@@ -94,6 +94,9 @@ def _describe(detection: watermark.Detection, path: str, key_path: str | None) -
     if detection.detected:
         lines.append(f"Watermark: detected with {key_name}")
         lines.append(f"Identifier: {detection.identifier or 'present but unreadable (too damaged to decode)'}")
+        if detection.others:
+            lines.append("Several identifiers (spliced, or copies mixed): " + "; ".join(
+                f"{mark.identifier} over {mark.start:g}-{mark.end:g} s" for mark in detection.marks))
     else:
         lines.append(f"Watermark: not detected with {key_name}")
     lines.append(f"False-alarm probability: {detection.false_alarm_probability:.1e} "
