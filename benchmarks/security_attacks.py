@@ -161,7 +161,9 @@ def credits(reading: dict[str, Any], names: Sequence[str]) -> bool:
 def detection(wm: Any, path: Path, key: Any) -> dict[str, Any]:
     d = wm.detect_file(path, key)
     return {"detected": d.detected, "identifier": d.identifier, "score": round(d.score, 2),
-            "false_alarm_probability": d.false_alarm_probability, "scale": round(d.scale, 3)}
+            "false_alarm_probability": d.false_alarm_probability, "scale": round(d.scale, 3),
+            "marks": [{"identifier": m.identifier, "start": m.start, "end": m.end, "score": round(m.score, 2)}
+                      for m in d.marks]}
 
 
 # --- video plumbing ----------------------------------------------------------------------------------
@@ -496,7 +498,9 @@ def mixtures(world: World, collusion_source: str, splice_parts: tuple[str, str])
         reading = world.victim_verify(path)
         named = [i for i in identifiers if i in reading["text"]]
         rows.append({"case": case, "identifiers": identifiers, "detection": found, "verify": reading,
-                     "identifiers_named_by_verify": named, "reported": len(named) == len(identifiers)})
+                     "identifiers_named_by_verify": named, "reported": len(named) == len(identifiers),
+                     "identifiers_read_by_the_mark": [m["identifier"] for m in found["marks"]
+                                                      if m["identifier"] in identifiers]})
         log(f"{case}: detect {found['identifier']}, verify {reading['verdict']}, names {len(named)}")
 
     for n in (2, 3):
@@ -646,7 +650,8 @@ def targets(results: dict[str, Any]) -> list[dict[str, Any]]:
     for row in results["mixtures"]:
         rows.append({"attack": row["case"], "target": "reported as such: verify names every identifier mixed in",
                      "measured": f"detect {_detected(row['detection'])}; {_reading(row)}; names "
-                                 f"{len(row['identifiers_named_by_verify'])} of {len(row['identifiers'])}",
+                                 f"{len(row['identifiers_named_by_verify'])} of {len(row['identifiers'])}, the mark "
+                                 f"alone reads {len(row['identifiers_read_by_the_mark'])}",
                      "met": row["reported"]})
     fa = results["false_alarms"]
     reads = sum(r["keys"] for r in fa)
@@ -729,7 +734,9 @@ def markdown(results: dict[str, Any], settings: dict[str, Any]) -> str:
            f"- The weakest strength tried is {min(settings['strengths'])}: a removal there says nothing about how "
            "much cheaper a weaker one would be.",
            "- 'Reported as such' for collusion and splices is read from verify's JSON: every identifier mixed in "
-           "must appear in it; the verdict codes and fields used are those of docs/json.md."]
+           "must appear in it (through the mark's own reading of every identifier, or the victim repository's "
+           "search by picture); 'the mark alone reads' counts those the detector reports itself (`marks`), which "
+           "needs no repository; the verdict codes and fields used are those of docs/json.md."]
     return "\n".join(md)
 
 
