@@ -94,7 +94,8 @@ class Aimark:
             false_alarm_probability=float(d.false_alarm_probability),
             bit_accuracy=bit_accuracy(d.identifier, identifier), frames=int(d.frames_analyzed),
             seconds=t["s"],
-            extra={k: getattr(d, k) for k in ("scale", "flipped") if hasattr(d, k)},
+            extra={**{k: getattr(d, k) for k in ("scale", "flipped") if hasattr(d, k)},
+                   "others": [m.identifier for m in getattr(d, "others", [])]},
         )
 
 
@@ -236,6 +237,16 @@ def summary(records: Sequence[Record], attacks: Sequence[Attack]) -> list[dict[s
     return rows
 
 
+def _others_line(records: Sequence[Record]) -> str:
+    """How many reads of a video marked once named a second identifier (verify would call it spliced)."""
+    read = [r for r in records if "others" in r.reading.extra]
+    if not read:
+        return ""
+    extra = [r for r in read if r.reading.extra["others"]]
+    return (f"Reads naming a second identifier (a false 'spliced'): {len(extra)} of {len(read)}"
+            + (": " + ", ".join(f"{r.clip} / {r.attack}" for r in extra) if extra else "") + ".")
+
+
 def render(records: Sequence[Record], clips: Sequence[Clip], attacks: Sequence[Attack]) -> str:
     """The robustness table for one system: rows are attacks, columns clips."""
     by_key = {(r.clip, r.attack): r for r in records}
@@ -334,7 +345,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         *_correct_reads(records),
         (f"Target attacks below the target: {', '.join(failing) if failing else 'none'}. "
          if any(a.group == TARGET for a in attacks) else "No target attack in this run. ") +
-        f"Confident wrong identifiers: {len(wrong)}.",
+        f"Confident wrong identifiers: {len(wrong)}. " + _others_line(records),
         "",
         notes(records, attacks),
     ]
