@@ -61,7 +61,15 @@ def _timeline_lines(timeline: Timeline) -> list[str]:
             f"             0 s{end.rjust(max(len(bar), len(end) + 4) - 3)}",
             "             " + ("Unmarked: " + ", ".join(f"{a:g}-{b:g} s" for a, b in timeline.unmarked)
                                if timeline.unmarked else "Every span long enough to tell carries the mark."),
-            "             " + _NO_TIME_CODE]
+            "             " + _NO_TIME_CODE] + _pieces_lines(timeline)
+
+
+def _pieces_lines(timeline: Timeline) -> list[str]:
+    """Which identifier each stretch reads, when the spans read more than one (a splice)."""
+    pieces = timeline.pieces()
+    if len({identifier for identifier, _, _ in pieces}) < 2:
+        return []
+    return ["             Identifiers: " + "; ".join(f"{i} {a:g}-{b:g} s" for i, a, b in pieces)]
 
 
 def _picture_bar(correlations: list[float | None], group: int) -> str:
@@ -221,7 +229,8 @@ def _score_chart(timeline: Timeline, duration: float, correlations: list[float |
         parts.append(f'<rect x="{x(span.start) + 1:.1f}" y="{y(span.score):.1f}" '
                      f'width="{max(1.0, x(span.end) - x(span.start) - 2):.1f}" '
                      f'height="{10 + plot_h - y(span.score):.1f}" fill="{_SPAN_COLOURS[state]}">'
-                     f'<title>{span.start:g}-{span.end:g} s: score {span.score:.1f}, {state}</title></rect>')
+                     f'<title>{span.start:g}-{span.end:g} s: score {span.score:.1f}, {state}'
+                     + (f", identifier {span.identifier}" if span.identifier else "") + '</title></rect>')
     weak = y(WEAK_SCORE)
     parts.append(f'<line x1="{left}" x2="{left + plot_w}" y1="{weak:.1f}" y2="{weak:.1f}" stroke="#212121" '
                  'stroke-dasharray="4 3"/>')
@@ -395,6 +404,7 @@ def html_report(verification: Verification) -> str:
         if v.timeline.unmarked:
             body.append("<p class=\"bad\">No mark in: " + _e(", ".join(f"{a:g}-{b:g} s" for a, b in
                                                                        v.timeline.unmarked)) + "</p>")
+        body.extend(f"<p class=\"bad\">{_e(line.strip())}</p>" for line in _pieces_lines(v.timeline))
 
     body.append("<h2>Manifest repository</h2>")
     if v.record is not None:

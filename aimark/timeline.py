@@ -47,6 +47,19 @@ class Timeline:
         """One character per span: '█' marked, '▒' weak, '·' unmarked, '?' too few frames to tell."""
         return "".join(SPAN_SYMBOLS[state] for state in self.states())
 
+    def pieces(self) -> list[tuple[str, float, float]]:
+        """Consecutive marked spans that read the same identifier: (identifier, start, end), in time order.
+        More than one identifier means a splice, or marked copies combined (:attr:`watermark.Detection.others`)."""
+        pieces: list[tuple[str, float, float]] = []
+        for span in self.spans:
+            if not span.marked or span.identifier is None:
+                continue
+            if pieces and pieces[-1][0] == span.identifier and abs(pieces[-1][2] - span.start) < 1e-9:
+                pieces[-1] = (span.identifier, pieces[-1][1], span.end)
+            else:
+                pieces.append((span.identifier, span.start, span.end))
+        return pieces
+
     def to_dict(self) -> dict:
         return {"span_seconds": self.span_seconds, "bar": self.bar(), "order_checked": self.order_checked,
                 "unmarked": [list(span) for span in self.unmarked],

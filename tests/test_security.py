@@ -307,4 +307,16 @@ def test_one_marked_copy_re_encoded_carries_one_identifier(two_copies, tmp_path,
     detection = watermark.detect_file(alone)
     assert detection.identifier == a and detection.others == []
     assert {span.identifier for span in detection.spans} == {a}
-    assert verify(alone).verdict.kind is Kind.WATERMARK_ONLY
+    result = verify(alone)
+    assert result.verdict.kind is Kind.WATERMARK_ONLY
+    assert result.timeline.pieces() == [(a, 0.0, result.timeline.spans[-1].end)]
+    assert "Identifiers:" not in text_report(result)
+
+
+def test_the_reports_show_which_seconds_read_which_identifier_in_a_splice(two_copies, tmp_path, home):
+    first, second, a, b = two_copies
+    spliced = combined(first, second, tmp_path / "spliced.mp4", lambda i, x, y: None if i >= 100 else (x if i < 50 else y))
+    result = verify(spliced)
+    assert result.timeline.pieces() == [(a, 0.0, 2.0), (b, 2.0, 4.0)]
+    line = f"Identifiers: {a} 0-2 s; {b} 2-4 s"
+    assert line in text_report(result) and line in html_report(result)
