@@ -11,15 +11,16 @@ from __future__ import annotations
 
 import statistics
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, ContextManager, Mapping, Sequence
 
 import attacks as attack_catalogue
 from clips import made_clips
-from common import WORK_DIR, load_clips, log, md_table, stopwatch
+from common import WORK_DIR, Run, load_clips, load_watermark, log, md_table, parser, stopwatch
 from quality import psnr_y
 from videoio import video_bitrate
 
 from watermark import detect_file  # noqa: E402
+from watermark.embed import marker  # noqa: E402
 from watermark.video import EncoderSettings, transcode  # noqa: E402
 
 #: The read of the marked file itself, before any attack.
@@ -124,3 +125,22 @@ def tables(rows: Sequence[dict[str, Any]], designs: Sequence[str], reads: Sequen
         "Marked/plain video bitrate (x264 CRF 18 medium), PSNR-Y of the marked encode against the plain one, "
         "and the score (z) read; ✓ exact identifier.", "",
         md_table(["clip", "design", "bits", "PSNR-Y", *names], per_clip)])
+
+
+def embedder_study(name: str, doc: str, designs: Mapping[str, Callable[[], ContextManager[None]]],
+                   reads: Sequence[str], quick_clips: Sequence[str], settings: dict[str, Any], intro: str,
+                   first_identifier: int, argv: Sequence[str] | None) -> None:
+    """Run a study whose designs change only the embedder: each design is a context manager, made fresh per
+    video, under which the shipped marker marks (the public test key, the shipped detector reads)."""
+    args = parser(doc.splitlines()[0]).parse_args(argv)
+    wm = load_watermark()
+    key = wm.Key(bytes(range(32)))
+    work, clips = study_clips(name, args.quick, quick_clips)
+    run = Run(name, args, {"designs": tuple(designs), "reads": tuple(reads), **settings}, wm)
+
+    def mark(src: Path, dst: Path, identifier: int, design: str) -> None:
+        with designs[design]():
+            transcode(src, dst, marker(key, identifier), settings=EncoderSettings(), overwrite=True)
+
+    rows = measure(clips, tuple(designs), reads, mark, detector_read(key), work, first_identifier)
+    run.write({"rows": rows}, tables(rows, tuple(designs), reads, intro))

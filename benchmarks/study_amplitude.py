@@ -32,17 +32,13 @@ platform rendition. Nothing shipped changes.
 from __future__ import annotations
 
 from contextlib import contextmanager
-from pathlib import Path
 from typing import Callable, ContextManager, Iterator, Sequence
 
 import numpy as np
 
-from common import Run, load_watermark, parser
-from design_study import MARKED_FILE, detector_read, measure, study_clips, tables
+from design_study import MARKED_FILE, embedder_study
 
 import watermark.mask as mask_module  # noqa: E402
-from watermark.embed import marker  # noqa: E402
-from watermark.video import EncoderSettings, transcode  # noqa: E402
 
 #: Local deviation (8-bit levels, at the mask's quarter resolution) under which a picture counts as exactly
 #: flat: film grain or sensor noise in natural flat areas, averaged over 4 x 4 pixels, stays above it.
@@ -102,7 +98,7 @@ def _held(full_size: Callable[..., np.ndarray]) -> Callable[..., np.ndarray]:
 
 
 #: Each design's amplitude, made fresh for one video (the held and first-frame ones keep state per video).
-_DESIGNS: dict[str, Callable[[], ContextManager[None]]] = {
+DESIGNS: dict[str, Callable[[], ContextManager[None]]] = {
     "shipped": lambda: _patched(),
     "flat floor faded": lambda: _patched(_amplitude_of=_flat_faded(mask_module._amplitude_of)),
     "moving share 0.25": lambda: _patched(MOVING_SHARE=0.25),
@@ -112,24 +108,11 @@ _DESIGNS: dict[str, Callable[[], ContextManager[None]]] = {
     "first frame's texture, share 0 (probe)": lambda: _patched(
         _amplitude_of=_first_frame(mask_module._amplitude_of), MOVING_SHARE=0.0),
 }
-DESIGNS = tuple(_DESIGNS)
 
 
 def main(argv: Sequence[str] | None = None) -> None:
-    args = parser(__doc__.splitlines()[0]).parse_args(argv)
-    wm = load_watermark()
-    key = wm.Key(bytes(range(32)))
-    work, clips = study_clips("study_amplitude", args.quick, QUICK_CLIPS)
-    run = Run("study_amplitude", args, {"designs": DESIGNS, "reads": READS, "flat_levels": FLAT_LEVELS,
-                                        "hold": HOLD}, wm)
-
-    def mark(src: Path, dst: Path, identifier: int, name: str) -> None:
-        with _DESIGNS[name]():
-            transcode(src, dst, marker(key, identifier), settings=EncoderSettings(), overwrite=True)
-
-    rows = measure(clips, DESIGNS, READS, mark, detector_read(key), work, 0x3770_0000_0000_0000)
-    run.write({"rows": rows}, tables(rows, DESIGNS, READS, INTRO))
-
+    embedder_study("study_amplitude", __doc__, DESIGNS, READS, QUICK_CLIPS,
+                   {"flat_levels": FLAT_LEVELS, "hold": HOLD}, INTRO, 0x3770_0000_0000_0000, argv)
 
 if __name__ == "__main__":
     main()

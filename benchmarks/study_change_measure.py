@@ -31,18 +31,14 @@ and 360p platform renditions. Nothing shipped changes.
 from __future__ import annotations
 
 from contextlib import contextmanager
-from pathlib import Path
 from typing import Callable, ContextManager, Iterator, Sequence
 
 import cv2
 import numpy as np
 
-from common import Run, load_watermark, parser
-from design_study import MARKED_FILE, detector_read, measure, study_clips, tables
+from design_study import MARKED_FILE, embedder_study
 
 import watermark.mask as mask_module  # noqa: E402
-from watermark.embed import marker  # noqa: E402
-from watermark.video import EncoderSettings, transcode  # noqa: E402
 
 #: Blur (pixels of the 180-line change copy) applied to both copies before they are compared.
 SMOOTHING = 1.0
@@ -76,28 +72,16 @@ def _measured_by(change: Callable[[np.ndarray, np.ndarray, np.ndarray], np.ndarr
         mask_module._change = saved
 
 
-_DESIGNS: dict[str, Callable[[], ContextManager[None]]] = {
+DESIGNS: dict[str, Callable[[], ContextManager[None]]] = {
     "shipped": lambda: _measured_by(None),
     "half-way": lambda: _measured_by(_half_way(0.0)),
     "half-way, smoothed": lambda: _measured_by(_half_way(SMOOTHING)),
 }
-DESIGNS = tuple(_DESIGNS)
 
 
 def main(argv: Sequence[str] | None = None) -> None:
-    args = parser(__doc__.splitlines()[0]).parse_args(argv)
-    wm = load_watermark()
-    key = wm.Key(bytes(range(32)))
-    work, clips = study_clips("study_change_measure", args.quick, QUICK_CLIPS)
-    run = Run("study_change_measure", args, {"designs": DESIGNS, "reads": READS, "smoothing": SMOOTHING}, wm)
-
-    def mark(src: Path, dst: Path, identifier: int, name: str) -> None:
-        with _DESIGNS[name]():
-            transcode(src, dst, marker(key, identifier), settings=EncoderSettings(), overwrite=True)
-
-    rows = measure(clips, DESIGNS, READS, mark, detector_read(key), work, 0x3790_0000_0000_0000)
-    run.write({"rows": rows}, tables(rows, DESIGNS, READS, INTRO))
-
+    embedder_study("study_change_measure", __doc__, DESIGNS, READS, QUICK_CLIPS, {"smoothing": SMOOTHING}, INTRO,
+                   0x3790_0000_0000_0000, argv)
 
 if __name__ == "__main__":
     main()
