@@ -454,9 +454,10 @@ def _several_marks(detection: watermark.Detection | None, others: tuple[watermar
         return Reason("another key's watermark carries another identifier: the video was marked twice (re-marked "
                       "over someone's mark, or copies combined), so neither mark names its maker", evidence)
     overlap = any(_overlap(a, b) for i, a in enumerate(marks) for b in marks[i + 1:])
-    return Reason("the watermark carries several identifiers of one key: "
-                  + ("over the same time, re-marked over a mark or marked copies combined" if overlap else
-                     "pieces of different marked videos spliced together") + ", so no mark names the maker of the whole", evidence)
+    how = ("over the same time, re-marked over a mark or marked copies combined" if overlap
+           else "pieces of different marked videos spliced together")
+    return Reason(f"the watermark carries several identifiers of one key: {how}, so no mark names the maker of "
+                  "the whole", evidence)
 
 
 def _record_verdict(kind: Kind, reasons: list[Reason], record: Record) -> Verdict:

@@ -36,7 +36,7 @@ from types import ModuleType
 from typing import Any, Protocol, Sequence
 
 import attacks as attack_catalogue
-from attacks import STRETCH, TARGET, Attack
+from attacks import TARGET, Attack
 from clips import made_clips
 from common import (EMBED_SETTINGS, WORK_DIR, Clip, Run, baseline_transcode, embed, identifier_for,
                     bit_accuracy, load_clips, load_watermark, log, md_table, parser, stopwatch)

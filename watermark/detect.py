@@ -645,7 +645,7 @@ class Detector:
         # per span and identifier found: the score of its sign layout, in the better view
         scores = templates.scores_of(values)[..., layouts].max(axis=1)
         threshold = score_needed(values.shape[0] * values.shape[1] * len(layouts), self.max_false_alarm)
-        others = [self._extent(mark, scores[:, number], threshold) for number, mark in enumerate(others, start=1)]
+        others = [self._extent(mark, scores[:, column], threshold) for column, mark in enumerate(others, start=1)]
         names = [format_identifier(identifier) if identifier is not None else None] + [m.identifier for m in others]
         return Detection(
             detected=detected,
@@ -719,8 +719,8 @@ class Detector:
                 continue
             run, view = np.unravel_index(int(scores[..., other].argmax()), scores.shape[:2])
             score = float(scores[run, view, other])
-            if _false_alarm(score, hypotheses, False) > max(MAX_SYNC_FALSE_ALARM, self.max_false_alarm):
-                continue
+            if not _verdict(score, hypotheses, True, self.max_false_alarm)[1]:
+                continue  # not a detection even if it decoded: spare the decoder
             found = templates.decode(runs[run, view], other)
             probability, detected = _verdict(score, hypotheses, found is not None, self.max_false_alarm)
             if detected and found is not None and found != identifier:
