@@ -445,7 +445,7 @@ def _several_kind(detection: watermark.Detection, others: tuple[watermark.Mark, 
 
 def _several_marks(detection: watermark.Detection | None, others: tuple[watermark.Mark, ...]) -> Reason | None:
     """The finding that the pictures carry more than one identifier, with the time each covers."""
-    if detection is None or not others:
+    if detection is None or detection.identifier is None or not others:
         return None
     marks = (detection.marks[0], *others)
     evidence = "; ".join(f"identifier {m.identifier} over {m.start:g}-{m.end:g} s (key {m.key_id}, score "
