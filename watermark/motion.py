@@ -100,7 +100,7 @@ def _refine(previous: np.ndarray, current: np.ndarray, shift: np.ndarray) -> tup
         margin_x, margin_y = int(abs(shift[0]) / 2) + 3, int(abs(shift[1]) / 2) + 3
         if 2 * margin_x >= width - 8 or 2 * margin_y >= height - 8:
             return shift, 0.0
-        if iteration == 0 and _change(previous, current, shift) < _STILL:
+        if iteration == 0 and _change(previous, current, margin_x, margin_y) < _STILL:
             return shift, None  # tested first too: still frames (most of a screen recording's) skip the iterations
         inner = (slice(margin_y, height - margin_y), slice(margin_x, width - margin_x))
         a = _shifted(previous, shift / 2)[inner]  # views: OpenCV reads strided rows, no copy needed
@@ -116,18 +116,17 @@ def _refine(previous: np.ndarray, current: np.ndarray, shift: np.ndarray) -> tup
         shift = shift + step
         if np.max(np.abs(step)) < _CONVERGED:
             break
-    before = _change(previous, current, shift)
+    before = _change(previous, current, margin_x, margin_y)  # inside the last iteration's margins, as ``after``
     if before < _STILL:
         return shift, None
     after = float(np.median(np.abs(error.reshape(a.shape)[::_SAMPLE, ::_SAMPLE])))  # left at the last alignment
     return shift, 1.0 - (after / before) ** 2
 
 
-def _change(previous: np.ndarray, current: np.ndarray, shift: np.ndarray) -> float:
-    """Median absolute change from ``previous`` to ``current``, unshifted, inside the margins ``shift`` needs
-    (every third pixel of every third line)."""
+def _change(previous: np.ndarray, current: np.ndarray, margin_x: int, margin_y: int) -> float:
+    """Median absolute change from ``previous`` to ``current``, unshifted, inside the margins (every third
+    pixel of every third line)."""
     height, width = current.shape
-    margin_x, margin_y = int(abs(shift[0]) / 2) + 3, int(abs(shift[1]) / 2) + 3
     sample = (slice(margin_y, height - margin_y, _SAMPLE), slice(margin_x, width - margin_x, _SAMPLE))
     return float(np.median(np.abs(current[sample] - previous[sample])))
 
