@@ -45,6 +45,7 @@ from av.video.frame import VideoFrame
 import attacks as attack_catalogue
 import estimation
 from attacks import transform_video
+from clips import write_once
 from common import (REPO_ROOT, WORK_DIR, Run, identifier_for, load_watermark, log, md_table, parser, stopwatch,
                     videos_dir)
 from quality import psnr_y
@@ -172,12 +173,13 @@ def detection(wm: Any, path: Path, key: Any) -> dict[str, Any]:
 def cut(name: str, start: float, seconds: float, max_height: int, folder: Path) -> Path:
     """A segment of a shared clip, at most ``max_height`` lines, near-transparent (x264 CRF 16); cached."""
     dst = folder / f"{name}@{start:g}_{seconds:g}s_{max_height}p.mp4"
-    if not dst.exists():
-        src = videos_dir() / SOURCE_FILES[name]
+    src = videos_dir() / SOURCE_FILES[name]
+
+    def write(tmp: Path) -> int:
         transform, _ = attack_catalogue._height_scaler(src, max_height)
-        part = dst.with_suffix(".part.mp4")
-        transform_video(src, part, transform=transform, window=(start, start + seconds), encoder=H264_CRF16)
-        part.replace(dst)
+        return transform_video(src, tmp, transform=transform, window=(start, start + seconds), encoder=H264_CRF16)
+
+    write_once(dst, write)
     return dst
 
 
