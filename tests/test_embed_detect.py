@@ -71,7 +71,7 @@ def test_the_false_alarm_tail_holds_for_every_weighting_of_random_signs(weights)
 def test_the_tail_is_tighter_than_hoeffding_where_detection_is_decided():
     for z in (6.0, 6.5, 7.0):
         assert math.exp(detection._log_tail(z)) < math.exp(-z * z / 2) / 4
-    hypotheses = 70_778_880  # two views, 30 scales, mirror images, 96 x 96 shifts, 64 layouts
+    hypotheses = 2 * 30 * 2 * detection.TILE ** 2 * 64  # two views, 30 scales, mirror images, shifts, layouts
     needed = detection.score_needed(hypotheses, detection.MAX_SYNC_FALSE_ALARM)
     assert needed < math.sqrt(2 * math.log(hypotheses / detection.MAX_SYNC_FALSE_ALARM)) - 0.2
     assert detection._false_alarm(needed, hypotheses, False) == pytest.approx(detection.MAX_SYNC_FALSE_ALARM, rel=1e-6)
