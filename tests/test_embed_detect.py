@@ -173,7 +173,7 @@ def test_identifiers_of_one_key_use_different_sign_layouts():
     assert 0.4 < agreement < 0.6
 
 
-@pytest.mark.parametrize("low", [0.0, 4.0])
+@pytest.mark.parametrize("low", [0.0, importlib.import_module("watermark.pattern").LOW_BAND])
 def test_the_pattern_fills_the_band_the_detector_reads_and_nothing_else(frames, monkeypatch, low):
     """One definition of the band (``pattern.in_band``) for the embedder and the detector: a pattern with
     its lowest frequencies left out (``LOW_BAND``) has no energy there, keeps it everywhere else in the
@@ -183,7 +183,7 @@ def test_the_pattern_fills_the_band_the_detector_reads_and_nothing_else(frames, 
     for cache in (pattern.render, detection._grid, detection._templates):
         cache.cache_clear()
     try:
-        period = 120  # 360 lines: a cell of 3.75 pixels, a tile of 120
+        period = round(pattern.TILE_CELLS * pattern.cell_size(360, 640))  # 360 lines: a cell of 3.75 pixels
         tile = pattern.render(DEFAULT_KEY, IDENTIFIER, 360, 640)[:period, :period]
         power = np.abs(np.fft.fft2(tile)) ** 2
         k = np.fft.fftfreq(period, 1 / period)

@@ -29,9 +29,9 @@ from watermark.video import FrameTransform, Picture, chain
 #: Seconds of source pictures searched for an existing mark (as ``aimark scan`` reads the mark).
 CHECK_SECONDS = 3.0
 #: Scales searched: a copy at its stamped framing, rescaled to any size (the
-#: cell follows the shorter side) or cropped by up to a fifth. A seventh of the
-#: full search's cost; reframed copies get past it, and verify's 'remarked'
-#: and 'laundered' verdicts catch those.
+#: cell follows the shorter side) or cropped by up to a fifth, not mirrored. A
+#: seventh of the full search's cost; reframed and mirrored copies get past
+#: it, and verify's 'remarked' and 'laundered' verdicts catch those.
 CHECK_SCALES = (0.9, 1.25)
 #: Peaks of the key-independent statistic the check's keyed search tries: a mark at its stamped
 #: framing is the highest (two thirds of the check's search, 0.5 s of a 6-second 720p clip's pass, saved).
@@ -64,7 +64,7 @@ class ExistingMarks:
                  seconds: float = CHECK_SECONDS) -> None:
         unique = {key.key_id: key for key in [*keys, DEFAULT_KEY]}
         self._detector: Detector | None = Detector(list(unique.values()), scale_range=CHECK_SCALES,
-                                                   scale_peaks=CHECK_PEAKS)
+                                                   scale_peaks=CHECK_PEAKS, mirrored=False)
         self._source = source
         self._seconds = seconds
 
