@@ -1,10 +1,10 @@
 """The keyed, periodic pattern and its geometry.
 
-The mark is a tile of 64 x 64 cells, repeated over the picture. A cell is
+The mark is a tile of 32 x 32 cells, repeated over the picture. A cell is
 1/96 of the picture's shorter side, so plain rescaling leaves the pattern
 where the detector expects it, and a crop becomes a cyclic shift of the tile.
-Each cell holds one chip, +1 or -1: a keyed 768 of the 4,096 cells synchronise,
-the others carry the coded payload bits, each bit spread over eleven or twelve
+Each cell holds one chip, +1 or -1: a keyed 192 of the 1,024 cells synchronise,
+the others carry the coded payload bits, each bit spread over two or three
 keyed cells with keyed signs. The signs come from one of 64 keyed sign
 layouts, chosen by a keyed hash of the identifier, so that marks of one key
 share no chip an attacker could estimate from some videos and subtract from
@@ -28,25 +28,21 @@ import numpy as np
 from watermark.keys import Key
 from watermark.payload import CODED_BITS, encode
 
-#: Cells along each side of the tile: two thirds of the shorter side, so a picture holds 1.5 x 2.7 tiles
-#: at 16:9. A tile of 32 cells held 16 at 720p and the mark's evidence in 32 x 32 chips, whose lattice
-#: anyone can find in the spectrum and jam with noise at little cost (``benchmarks/security_attacks.py``);
-#: 64 cells spread it over four times as many, at the same picture and bits and the same or better reads
-#: (``docs/security.md``). 96 cells (the whole shorter side) left too little repetition for the
-#: key-independent choice of scale after a crop (meca and kivy lost their crop reads).
-TILE_CELLS = 64
+#: Cells along each side of the tile. A 64-cell tile (four times the chips) made jamming cost about 3 dB more
+#: and read as well or better on 13 of 14 clips, but the key-independent choice of scale then ranked the
+#: true scale of the 1080p pan cropped to 80 % fifteenth of its peaks, and that clip lost its three crop
+#: reads (``docs/watermark.md``, the tile study): not shipped until that choice copes with 1.5 tiles.
+TILE_CELLS = 32
 CELLS_PER_SHORT_SIDE = 96
-#: Synchronisation cells: the same share of the tile as 192 of 1,024.
-SYNC_CELLS = 768
-#: Highest frequency kept, in cycles per tile (the tile's Nyquist is TILE_CELLS / 2).
+SYNC_CELLS = 192
+#: Highest frequency kept, in cycles per tile (the tile's Nyquist is 16).
 BAND = TILE_CELLS // 2 - 1
-#: Frequencies at or under this radius, in cycles per tile (an eighth of a cycle per cell), are left out of
-#: the band (DC always): the detector's whitening keeps under a tenth of them, and on still content the
-#: picture's own noise there is 5 to 10 times the other frequencies', so the mark's energy buys more
-#: evidence elsewhere (``benchmarks/study_low_band.py``, on the 32-cell tile, where this was 4 cycles: two
-#: identifier sets, meca +0.5 z after the hard reads, bikes and kivy +0.2, the others within 0.1, at the
-#: same PSNR-Y and bits; 6 cost three clips 0.2-0.3).
-LOW_BAND = 8.0
+#: Frequencies at or under this radius, in cycles per tile, are left out of the band (DC always): the
+#: detector's whitening keeps under a tenth of them, and on still content the picture's own noise there
+#: is 5 to 10 times the other frequencies', so the mark's energy buys more evidence elsewhere
+#: (``benchmarks/study_low_band.py``, two identifier sets: meca +0.5 z after the hard reads, bikes and
+#: kivy +0.2, the others within 0.1, at the same PSNR-Y and bits; 6 cost three clips 0.2-0.3).
+LOW_BAND = 4.0
 
 
 def in_band(rows: np.ndarray, columns: np.ndarray) -> np.ndarray:
@@ -70,14 +66,14 @@ class Layout:
     Attributes
     ----------
     sync_cells : numpy.ndarray of int, shape (SYNC_CELLS,)
-        Flat indices (row * TILE_CELLS + column) of the synchronisation cells.
+        Flat indices (row * 32 + column) of the synchronisation cells.
     sync_signs : numpy.ndarray of float, shape (SYNC_CELLS,)
         Their chips, +1 or -1.
-    payload_cells : numpy.ndarray of int, shape (3328,)
+    payload_cells : numpy.ndarray of int, shape (832,)
         Flat indices of the payload cells.
-    payload_signs : numpy.ndarray of float, shape (3328,)
+    payload_signs : numpy.ndarray of float, shape (832,)
         Keyed signs that scramble each payload chip.
-    payload_bits : numpy.ndarray of int, shape (3328,)
+    payload_bits : numpy.ndarray of int, shape (832,)
         The coded bit (0..281) each payload cell carries.
     """
 
@@ -116,7 +112,7 @@ def chips(key: Key, identifier: int) -> np.ndarray:
 
     Returns
     -------
-    numpy.ndarray of float64, shape (TILE_CELLS, TILE_CELLS)
+    numpy.ndarray of float64, shape (32, 32)
         +1 or -1 per cell.
     """
     lay = layout(key, layout_of(key, identifier))
@@ -146,9 +142,9 @@ def _band_frequencies() -> np.ndarray:
 
 
 def rendered(values: np.ndarray, height: int, width: int, *, margin: int = 0) -> np.ndarray:
-    """Any tile of cell values (TILE_CELLS square), rendered as the pattern is: its band-limited Fourier series
+    """Any tile of cell values (32 x 32), rendered as the pattern is: its band-limited Fourier series
     (without DC) evaluated at every pixel of a picture of ``height`` x ``width`` (plus ``margin`` rows
-    and columns), the period being TILE_CELLS cells of :func:`cell_size`; float32, not normalised."""
+    and columns), the period being 32 cells of :func:`cell_size`; float32, not normalised."""
     coefficients = np.fft.fftshift(np.fft.fft2(values))
     centre = TILE_CELLS // 2
     kept = coefficients[centre - BAND:centre + BAND + 1, centre - BAND:centre + BAND + 1].copy()
@@ -165,7 +161,7 @@ def render(key: Key, identifier: int, height: int, width: int, *, margin: int = 
     """The pattern for a picture of ``height`` x ``width`` pixels.
 
     The tile's band-limited Fourier series is evaluated at every pixel, so
-    the period (:data:`TILE_CELLS` cells) need not be a whole number of pixels.
+    the period (32 cells) need not be a whole number of pixels.
 
     Parameters
     ----------
@@ -231,7 +227,7 @@ class MovingPattern:
             cv2.warpAffine(self._canvas, matrix, (width, height), dst=self._buffer, flags=flags)
             return
         # A period of whole pixels (a shorter side divisible by 3: 360, 720, 1080, 2160 lines):
-        # resample one period and repeat it, a quarter of the work at 720p.
+        # resample one period and repeat it, a fifteenth of the work at 720p.
         tile = cv2.warpAffine(self._canvas, matrix, (whole, whole), flags=flags)
         for top in range(0, height, whole):
             for left in range(0, width, whole):
