@@ -44,12 +44,13 @@ the layout found carries (probability 1/64 for noise). So the probability of
 a false detection is at most ``hypotheses * tail(z) * 8 * 2**-24 / 64``
 with an identifier, or without the last two factors when the
 identifier cannot be read, ``hypotheses`` counting what the second stage
-tried (views x scales x 2 mirror images x 96 x 96 x 64: every cyclic shift
-of the tile at the working resolution). That is the number reported. A detection with
-an identifier also needs the synchronisation alone to be significant (bound
-at most ``MAX_SYNC_FALSE_ALARM`` without those factors), so that no
-detection rests on the CRC alone: content that happens to correlate with the
-key's synchronisation chips cannot turn a lucky CRC into a mark.
+tried (views x scales x mirror images x 96 x 96 x 64: every cyclic shift of
+the tile at the working resolution). That is the number reported. A
+detection with an identifier also needs the synchronisation alone to be
+significant (bound at most ``MAX_SYNC_FALSE_ALARM`` without those factors),
+so that no detection rests on the CRC alone: content that happens to
+correlate with the key's synchronisation chips cannot turn a lucky CRC into
+a mark.
 """
 
 from __future__ import annotations

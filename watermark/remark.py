@@ -29,8 +29,8 @@ from watermark.video import FrameTransform, Picture, chain
 #: Seconds of source pictures searched for an existing mark (as ``aimark scan`` reads the mark).
 CHECK_SECONDS = 3.0
 #: Scales searched: a copy at its stamped framing, rescaled to any size (the
-#: cell follows the shorter side) or cropped by up to a fifth, not mirrored. A
-#: seventh of the full search's cost; reframed and mirrored copies get past
+#: cell follows the shorter side) or cropped by up to a fifth, not mirrored:
+#: a fraction of the full search's cost. Reframed and mirrored copies get past
 #: it, and verify's 'remarked' and 'laundered' verdicts catch those.
 CHECK_SCALES = (0.9, 1.25)
 #: Peaks of the key-independent statistic the check's keyed search tries: a mark at its stamped
