@@ -10,6 +10,7 @@ import pytest
 
 from conftest import textured_frames
 from watermark import DEFAULT_KEY, Key, detect, embed, embed_frames
+from watermark.pattern import LAYOUTS, LOW_BAND
 
 IDENTIFIER = 0x0123456789ABCDEF
 detection = importlib.import_module("watermark.detect")  # the module (``watermark.detect`` is also the function)
@@ -71,7 +72,7 @@ def test_the_false_alarm_tail_holds_for_every_weighting_of_random_signs(weights)
 def test_the_tail_is_tighter_than_hoeffding_where_detection_is_decided():
     for z in (6.0, 6.5, 7.0):
         assert math.exp(detection._log_tail(z)) < math.exp(-z * z / 2) / 4
-    hypotheses = 2 * 30 * 2 * detection.TILE ** 2 * 64  # two views, 30 scales, mirror images, shifts, layouts
+    hypotheses = 2 * 30 * 2 * detection.TILE ** 2 * LAYOUTS  # two views, 30 scales, mirror images, shifts, layouts
     needed = detection.score_needed(hypotheses, detection.MAX_SYNC_FALSE_ALARM)
     assert needed < math.sqrt(2 * math.log(hypotheses / detection.MAX_SYNC_FALSE_ALARM)) - 0.2
     assert detection._false_alarm(needed, hypotheses, False) == pytest.approx(detection.MAX_SYNC_FALSE_ALARM, rel=1e-6)
@@ -165,7 +166,7 @@ def test_a_mark_that_stayed_while_the_content_moved_is_found(frames):
 def test_identifiers_of_one_key_use_different_sign_layouts():
     """Marks of one key share no chip an estimate from other videos could remove: the identifier picks
     one of 64 keyed sign layouts."""
-    from watermark.pattern import LAYOUTS, chips, layout_of
+    from watermark.pattern import chips, layout_of
     numbers = {layout_of(DEFAULT_KEY, identifier) for identifier in range(2000)}
     assert len(numbers) == LAYOUTS
     a, b = (next(i for i in range(2000) if layout_of(DEFAULT_KEY, i) == n) for n in (0, 1))
@@ -173,7 +174,7 @@ def test_identifiers_of_one_key_use_different_sign_layouts():
     assert 0.4 < agreement < 0.6
 
 
-@pytest.mark.parametrize("low", [0.0, importlib.import_module("watermark.pattern").LOW_BAND])
+@pytest.mark.parametrize("low", [0.0, LOW_BAND])
 def test_the_pattern_fills_the_band_the_detector_reads_and_nothing_else(frames, monkeypatch, low):
     """One definition of the band (``pattern.in_band``) for the embedder and the detector: a pattern with
     its lowest frequencies left out (``LOW_BAND``) has no energy there, keeps it everywhere else in the
